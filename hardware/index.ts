@@ -1,0 +1,2 @@
+// Public surface of hardware/: the pure-TypeScript TPM 2.0 stack.
+export * from './errors.ts';
