@@ -1,2 +1,30 @@
 // Public surface of hardware/: the pure-TypeScript TPM 2.0 stack.
 export * from './errors.ts';
+export * from './tpmerrors.ts';
+export * from './constants.ts';
+export * from './rc.ts';
+export * from './marshal.ts';
+export * from './types.ts';
+export * from './session.ts';
+export { HmacSession, PolicySession, tpmPublicKey, type HmacSessionOptions, type PolicySessionOptions } from './hmacsession.ts';
+export { TransientScope, HandleTracker } from './handles.ts';
+export {
+  defineCommand, parseResponse, decodeParameters, decodeResponse, firstIsTPM2B, Executor, DEFAULT_RETRY,
+  type CommandDef, type HandleDef, type CommandEffects, type ExecuteRequest, type ExecuteResult, type RetryPolicy, type ParsedResponse,
+} from './command.ts';
+export * as commands from './commands.ts';
+export {
+  TPM, openTPM, decodeAttest,
+  type OpenOptions, type PCRBankSelection, type PCRValue, type AttestResult, type CreateOptions, type CreatePrimaryResult,
+  type NVDefine, type NVAuthOptions, type StartAuthSessionOptions,
+} from './tpm.ts';
+export {
+  openTransport, parseTPMURI, resolveTPMURI, SwtpmTransport, DeviceTransport, DEFAULT_DEVICE, DEFAULT_TIMEOUT_MS, TPM_URI_FORMS,
+  type Transport, type SendOptions, type TPMURI, type TransportOptions,
+} from './transport/index.ts';
+// Pure crypto (H2). Where names collide, the TPM-stack versions above win (explicit re-exports
+// below); the crypto ones stay reachable as crypto.X.
+export * from './crypto/index.ts';
+export * as crypto from './crypto/index.ts';
+export { TPM_CC, TPMA_SESSION, digestSize } from './constants.ts';
+export { u16, u32 } from './marshal.ts';

@@ -1,0 +1,253 @@
+// HMAC authorization sessions (Library Part 1 §19.6) on the AuthSession interface: optionally
+// salted to a loaded TPM key, with AES-CFB parameter encryption of the first command and response
+// TPM2B, and verification of every response HMAC. The arithmetic is hardware/crypto's; this file
+// only keeps the session state (nonces, session key) in step with the TPM.
+import { randomBytes } from 'node:crypto';
+import { TPM_ALG, TPM_SE, TPMA_SESSION, digestSize } from './constants.ts';
+import {
+  sessionKey as deriveSessionKey, sessionHmacKey, commandHmac, responseHmac, checkResponseHmac, parameterKeyMaterial,
+  encryptCommandParameter, decryptResponseParameter, encryptSalt, hashAlgFromId, curveFromTpmId,
+  type HashAlg, type TpmPublicKey, type ParamSymmetric, type ParamSession,
+} from './crypto/index.ts';
+import type { AuthSession, CommandAuth, CommandAuthContext, ResponseAuthContext } from './session.ts';
+import { TPMResponseAuthError, TPMUsageError } from './tpmerrors.ts';
+import type { TPMSAuthResponse, TPMTPublic, TPMSECCPoint, TPMSECCParms, TPMSRSAParms } from './types.ts';
+import type { TPM } from './tpm.ts';
+
+/** The public key of a loaded TPM object, in the form hardware/crypto shares secrets with. */
+export function tpmPublicKey(pub: TPMTPublic): TpmPublicKey {
+  const nameAlg = hashAlgFromId(pub.nameAlg);
+  if (!nameAlg) throw new TPMUsageError('TPM_BAD_ARGUMENT', `Key nameAlg 0x${pub.nameAlg.toString(16)} is not supported.`);
+  const parms = pub.parameters as TPMSRSAParms | TPMSECCParms;
+  const sym = parms.symmetric.algorithm === TPM_ALG.AES ? { symmetric: { alg: 'aes' as const, bits: parms.symmetric.keyBits as 128 | 192 | 256 } } : {};
+  if (pub.type === TPM_ALG.RSA) return { type: 'rsa', n: pub.unique as Uint8Array, e: (parms as TPMSRSAParms).exponent, nameAlg, ...sym };
+  if (pub.type === TPM_ALG.ECC) {
+    const curve = curveFromTpmId((parms as TPMSECCParms).curveID);
+    if (!curve) throw new TPMUsageError('TPM_BAD_ARGUMENT', `ECC curve 0x${(parms as TPMSECCParms).curveID.toString(16)} is not supported.`);
+    const u = pub.unique as TPMSECCPoint;
+    return { type: 'ecc', curve, x: u.x, y: u.y, nameAlg, ...sym };
+  }
+  throw new TPMUsageError('TPM_BAD_ARGUMENT', 'Only RSA and ECC keys can salt a session.');
+}
+
+export interface HmacSessionOptions {
+  /** Session hash (default SHA256). */
+  authHash?: number;
+  /** Salt the session to this loaded key (e.g. the SRK or EK): the session key is then secret even for an unauthorized entity. */
+  saltKey?: { handle: number; public: TPMTPublic };
+  /** AES key size for parameter encryption (CFB); null for none. Default 128. */
+  aesBits?: 128 | 192 | 256 | null;
+  /** Encrypt the first command parameter (TPMA_SESSION.decrypt). Default true when aesBits is set. */
+  decrypt?: boolean;
+  /** Have the TPM encrypt the first response parameter (TPMA_SESSION.encrypt). Default true when aesBits is set. */
+  encrypt?: boolean;
+  /** authValue of the entity the session authorizes (can be changed later with `auth`). */
+  auth?: Uint8Array | string;
+}
+
+export class HmacSession implements AuthSession {
+  readonly handle: number;
+  readonly needsNames = true;
+  /** authValue of the entity this session authorizes in the next command. */
+  auth: Uint8Array;
+  private readonly hashAlg: HashAlg;
+  private readonly sessionKey: Uint8Array;
+  private readonly symmetric: ParamSymmetric | null;
+  private readonly attrs: number;
+  private nonceCaller: Uint8Array;
+  private nonceTPMValue: Uint8Array;
+
+  private constructor(handle: number, hashAlg: HashAlg, sessionKey: Uint8Array, symmetric: ParamSymmetric | null, attrs: number, nonceCaller: Uint8Array, nonceTPM: Uint8Array, auth: Uint8Array) {
+    this.handle = handle;
+    this.hashAlg = hashAlg;
+    this.sessionKey = sessionKey;
+    this.symmetric = symmetric;
+    this.attrs = attrs;
+    this.nonceCaller = nonceCaller;
+    this.nonceTPMValue = nonceTPM;
+    this.auth = auth;
+  }
+
+  /** Starts the session on the TPM (flush it with tpm.flushContext, or create it inside withTransient). */
+  static async start(tpm: TPM, opts: HmacSessionOptions = {}): Promise<HmacSession> {
+    const authHash = opts.authHash ?? TPM_ALG.SHA256;
+    const hashAlg = hashAlgFromId(authHash);
+    if (!hashAlg) throw new TPMUsageError('TPM_BAD_ARGUMENT', `Session hash 0x${authHash.toString(16)} is not supported.`);
+    const bits = opts.aesBits === undefined ? 128 : opts.aesBits;
+    let salt: Uint8Array = new Uint8Array(0);
+    let encryptedSalt: Uint8Array = new Uint8Array(0);
+    if (opts.saltKey) ({ salt, encryptedSalt } = encryptSalt(tpmPublicKey(opts.saltKey.public)));
+    const nonceCaller = randomBytes(digestSize(authHash)!);
+    const s = await tpm.startAuthSession({
+      sessionType: TPM_SE.HMAC, authHash, nonceCaller, encryptedSalt, ...(opts.saltKey ? { tpmKey: opts.saltKey.handle } : {}),
+      symmetric: bits ? { algorithm: TPM_ALG.AES, keyBits: bits, mode: TPM_ALG.CFB } : { algorithm: TPM_ALG.NULL, keyBits: null, mode: null },
+    });
+    const key = deriveSessionKey(hashAlg, new Uint8Array(0), salt, s.nonceTPM, nonceCaller);
+    const attrs = TPMA_SESSION.continueSession
+      | (bits && (opts.decrypt ?? true) ? TPMA_SESSION.decrypt : 0)
+      | (bits && (opts.encrypt ?? true) ? TPMA_SESSION.encrypt : 0);
+    const auth = typeof opts.auth === 'string' ? Buffer.from(opts.auth, 'utf8') : opts.auth ?? new Uint8Array(0);
+    return new HmacSession(s.handle, hashAlg, key, bits ? { alg: 'aes', bits } : null, attrs, nonceCaller, s.nonceTPM, auth);
+  }
+
+  get attributes(): number {
+    return this.attrs;
+  }
+
+  get nonceTPM(): Uint8Array {
+    return this.nonceTPMValue;
+  }
+
+  begin(): void {
+    this.nonceCaller = randomBytes(this.nonceCaller.length);
+  }
+
+  private paramSession(authHandle: number | undefined): ParamSession {
+    // The authValue joins the key material only when this session authorizes an entity.
+    const keyMaterial = parameterKeyMaterial(this.sessionKey, authHandle !== undefined ? this.auth : undefined);
+    return { hashAlg: this.hashAlg, keyMaterial, symmetric: this.symmetric!, nonceCaller: this.nonceCaller, nonceTPM: this.nonceTPMValue };
+  }
+
+  encryptParameter(data: Uint8Array, authHandle: number | undefined): Uint8Array {
+    return encryptCommandParameter(this.paramSession(authHandle), data);
+  }
+
+  private hmacKey(authHandle: number | undefined): Uint8Array {
+    return sessionHmacKey({ sessionKey: this.sessionKey, sessionType: 'hmac', ...(authHandle !== undefined ? { authValue: this.auth } : {}) });
+  }
+
+  commandAuth(ctx: CommandAuthContext): CommandAuth {
+    const hmac = commandHmac(this.hashAlg, this.hmacKey(ctx.authHandle), ctx.cpHash(TPM_ALG_ID[this.hashAlg]), this.nonceCaller, this.nonceTPMValue, ctx.sessionAttributes, ctx.nonceDecrypt, ctx.nonceEncrypt);
+    return { nonce: this.nonceCaller, sessionAttributes: ctx.sessionAttributes, hmac };
+  }
+
+  verifyResponse(ctx: ResponseAuthContext, r: TPMSAuthResponse): void {
+    // The TPM has moved to the new nonce whether or not the response survived the trip.
+    this.nonceTPMValue = r.nonce;
+    const expected = responseHmac(this.hashAlg, this.hmacKey(ctx.authHandle), ctx.rpHash(TPM_ALG_ID[this.hashAlg]), r.nonce, this.nonceCaller, r.sessionAttributes);
+    try {
+      checkResponseHmac(expected, r.hmac);
+    } catch (e) {
+      throw new TPMResponseAuthError('The TPM response failed its HMAC check: it was altered between the TPM and tollgate. Nothing from it was used; retry, and suspect the TPM connection if it persists.', { cause: e });
+    }
+    if ((r.sessionAttributes & TPMA_SESSION.continueSession) !== (this.attrs & TPMA_SESSION.continueSession)) {
+      throw new TPMResponseAuthError('The TPM response changed the session\'s continueSession attribute.');
+    }
+  }
+
+  decryptParameter(data: Uint8Array, authHandle: number | undefined): Uint8Array {
+    return decryptResponseParameter(this.paramSession(authHandle), data);
+  }
+}
+
+const TPM_ALG_ID: Record<HashAlg, number> = { sha1: TPM_ALG.SHA1, sha256: TPM_ALG.SHA256, sha384: TPM_ALG.SHA384, sha512: TPM_ALG.SHA512 };
+
+export interface PolicySessionOptions {
+  authHash?: number;
+  /** A trial session only computes a policy digest; it cannot authorize. */
+  trial?: boolean;
+  saltKey?: { handle: number; public: TPMTPublic };
+  /** AES key size for parameter encryption (CFB); default none. */
+  aesBits?: 128 | 192 | 256 | null;
+  /** Keep the session after the command it authorizes (default true); false lets the TPM flush it. */
+  continueSession?: boolean;
+}
+
+/**
+ * A policy session used as an authorization (Part 1 §19.7). Run the policy commands on it first
+ * (e.g. tpm.policySecret(TPM_RH.ENDORSEMENT, session.handle, { nonceTPM: session.nonceTPM })),
+ * then pass it as the authorization of the entity whose authPolicy that satisfies. Set
+ * `policyAuthValue` / `policyPassword` (and `auth`) when the policy used PolicyAuthValue /
+ * PolicyPassword.
+ */
+export class PolicySession implements AuthSession {
+  readonly handle: number;
+  readonly needsNames = true;
+  auth: Uint8Array = new Uint8Array(0);
+  policyAuthValue = false;
+  policyPassword = false;
+  private readonly hashAlg: HashAlg;
+  private readonly sessionKey: Uint8Array;
+  private readonly symmetric: ParamSymmetric | null;
+  private readonly attrs: number;
+  private nonceCaller: Uint8Array;
+  private nonceTPMValue: Uint8Array;
+
+  private constructor(handle: number, hashAlg: HashAlg, sessionKey: Uint8Array, symmetric: ParamSymmetric | null, attrs: number, nonceCaller: Uint8Array, nonceTPM: Uint8Array) {
+    this.handle = handle;
+    this.hashAlg = hashAlg;
+    this.sessionKey = sessionKey;
+    this.symmetric = symmetric;
+    this.attrs = attrs;
+    this.nonceCaller = nonceCaller;
+    this.nonceTPMValue = nonceTPM;
+  }
+
+  static async start(tpm: TPM, opts: PolicySessionOptions = {}): Promise<PolicySession> {
+    const authHash = opts.authHash ?? TPM_ALG.SHA256;
+    const hashAlg = hashAlgFromId(authHash);
+    if (!hashAlg) throw new TPMUsageError('TPM_BAD_ARGUMENT', `Session hash 0x${authHash.toString(16)} is not supported.`);
+    const bits = opts.aesBits ?? null;
+    let salt: Uint8Array = new Uint8Array(0);
+    let encryptedSalt: Uint8Array = new Uint8Array(0);
+    if (opts.saltKey) ({ salt, encryptedSalt } = encryptSalt(tpmPublicKey(opts.saltKey.public)));
+    const nonceCaller = randomBytes(digestSize(authHash)!);
+    const s = await tpm.startAuthSession({
+      sessionType: opts.trial ? TPM_SE.TRIAL : TPM_SE.POLICY, authHash, nonceCaller, encryptedSalt, ...(opts.saltKey ? { tpmKey: opts.saltKey.handle } : {}),
+      symmetric: bits ? { algorithm: TPM_ALG.AES, keyBits: bits, mode: TPM_ALG.CFB } : { algorithm: TPM_ALG.NULL, keyBits: null, mode: null },
+    });
+    const key = deriveSessionKey(hashAlg, new Uint8Array(0), salt, s.nonceTPM, nonceCaller);
+    const attrs = (opts.continueSession === false ? 0 : TPMA_SESSION.continueSession) | (bits ? TPMA_SESSION.decrypt | TPMA_SESSION.encrypt : 0);
+    return new PolicySession(s.handle, hashAlg, key, bits ? { alg: 'aes', bits } : null, attrs, nonceCaller, s.nonceTPM);
+  }
+
+  get attributes(): number {
+    return this.attrs;
+  }
+
+  get nonceTPM(): Uint8Array {
+    return this.nonceTPMValue;
+  }
+
+  begin(): void {
+    this.nonceCaller = randomBytes(this.nonceCaller.length);
+  }
+
+  private hmacKey(authHandle: number | undefined): Uint8Array {
+    return sessionHmacKey({ sessionKey: this.sessionKey, sessionType: 'policy', policyAuthValue: this.policyAuthValue, ...(authHandle !== undefined ? { authValue: this.auth } : {}) });
+  }
+
+  private paramSession(authHandle: number | undefined): ParamSession {
+    const keyMaterial = parameterKeyMaterial(this.sessionKey, authHandle !== undefined ? this.auth : undefined);
+    return { hashAlg: this.hashAlg, keyMaterial, symmetric: this.symmetric!, nonceCaller: this.nonceCaller, nonceTPM: this.nonceTPMValue };
+  }
+
+  encryptParameter(data: Uint8Array, authHandle: number | undefined): Uint8Array {
+    return encryptCommandParameter(this.paramSession(authHandle), data);
+  }
+
+  decryptParameter(data: Uint8Array, authHandle: number | undefined): Uint8Array {
+    return decryptResponseParameter(this.paramSession(authHandle), data);
+  }
+
+  commandAuth(ctx: CommandAuthContext): CommandAuth {
+    // After PolicyPassword the authValue travels in clear, as with a password session.
+    const hmac = this.policyPassword ? this.auth
+      : commandHmac(this.hashAlg, this.hmacKey(ctx.authHandle), ctx.cpHash(TPM_ALG_ID[this.hashAlg]), this.nonceCaller, this.nonceTPMValue, ctx.sessionAttributes, ctx.nonceDecrypt, ctx.nonceEncrypt);
+    return { nonce: this.nonceCaller, sessionAttributes: ctx.sessionAttributes, hmac };
+  }
+
+  verifyResponse(ctx: ResponseAuthContext, r: TPMSAuthResponse): void {
+    this.nonceTPMValue = r.nonce;
+    if (this.policyPassword) {
+      if (r.hmac.length !== 0) throw new TPMResponseAuthError('The TPM answered a PolicyPassword session with an HMAC; the response was altered or the TPM is faulty.');
+      return;
+    }
+    const expected = responseHmac(this.hashAlg, this.hmacKey(ctx.authHandle), ctx.rpHash(TPM_ALG_ID[this.hashAlg]), r.nonce, this.nonceCaller, r.sessionAttributes);
+    try {
+      checkResponseHmac(expected, r.hmac);
+    } catch (e) {
+      throw new TPMResponseAuthError('The TPM response failed its HMAC check: it was altered between the TPM and tollgate. Nothing from it was used; retry, and suspect the TPM connection if it persists.', { cause: e });
+    }
+  }
+}
