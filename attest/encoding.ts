@@ -1,0 +1,110 @@
+// Hostile-input guards shared by every parser in attest/: JSON with a size cap and a nesting-depth
+// cap checked by a cheap scan BEFORE JSON.parse (so a 10 MB "[[[[…" never reaches recursive code),
+// strict UTF-8, and strict base64. Each failure is an AttestError with a stable code.
+import { AttestError } from './errors.ts';
+
+export const DEFAULT_MAX_JSON_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_MAX_JSON_DEPTH = 64;
+
+export interface JSONLimits {
+  /** Largest accepted document in bytes (UTF-8). */
+  maxBytes?: number;
+  /** Deepest accepted nesting of arrays/objects. */
+  maxDepth?: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/** Decodes UTF-8 strictly: malformed sequences are refused, not replaced. */
+export function decodeUTF8(bytes: Uint8Array, what: string): string {
+  try {
+    return utf8.decode(bytes);
+  } catch (e) {
+    throw new AttestError('ATTEST_UTF8_INVALID', `${what} is not valid UTF-8.`, 'denied', { cause: e });
+  }
+}
+
+/**
+ * Scans for the deepest array/object nesting, skipping string contents (and escaped quotes in
+ * them). Linear, allocation-free; stops as soon as the cap is exceeded.
+ */
+export function jsonDepthExceeds(text: string, maxDepth: number): boolean {
+  // Fast path: fewer openers in the whole text than the cap cannot nest deeper than it.
+  if (countOpeners(text, maxDepth) <= maxDepth) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped char
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** Counts '{' and '[' (strings included, so it may overcount), stopping once past `limit`. */
+function countOpeners(text: string, limit: number): number {
+  let n = 0;
+  for (const ch of ['{', '[']) {
+    for (let i = text.indexOf(ch); i >= 0; i = text.indexOf(ch, i + 1)) if (++n > limit) return n;
+  }
+  return n;
+}
+
+/** Parses JSON from text or bytes under the size and depth caps. */
+export function parseJSON(input: string | Uint8Array, what: string, limits: JSONLimits = {}): unknown {
+  const maxBytes = limits.maxBytes ?? DEFAULT_MAX_JSON_BYTES;
+  const maxDepth = limits.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
+  // A JS string's UTF-8 length is at most 3× its UTF-16 length; check the cheap bound first.
+  const size = typeof input === 'string' ? (input.length * 3 <= maxBytes ? 0 : Buffer.byteLength(input, 'utf8')) : input.byteLength;
+  if (size > maxBytes) {
+    throw new AttestError('ATTEST_JSON_TOO_LARGE', `${what} is ${size} bytes, more than the ${maxBytes}-byte limit.`, 'denied', { details: { size, maxBytes } });
+  }
+  const text = typeof input === 'string' ? input : decodeUTF8(input, what);
+  if (jsonDepthExceeds(text, maxDepth)) {
+    throw new AttestError('ATTEST_JSON_TOO_DEEP', `${what} nests arrays/objects deeper than ${maxDepth} levels.`, 'denied', { details: { maxDepth } });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new AttestError('ATTEST_JSON_INVALID', `${what} is not valid JSON: ${(e as Error).message}.`, 'denied', { cause: e });
+  }
+}
+
+/**
+ * Strict base64 decode (standard or URL-safe alphabet, padding optional as DSSE implementations
+ * differ). Node's decoder silently skips whitespace and stray characters and stops at a stray
+ * '='; any of those leaves the output shorter than the input length implies, so a length check
+ * after one native decode catches them all, where Buffer.from alone would accept garbage.
+ */
+export function decodeBase64(s: unknown, what: string): Buffer {
+  if (typeof s !== 'string') {
+    throw new AttestError('ATTEST_BASE64_INVALID', `${what} must be a base64 string.`);
+  }
+  let padding = 0;
+  while (padding < 2 && s.charCodeAt(s.length - 1 - padding) === 0x3d) padding++;
+  const body = s.length - padding;
+  if (body % 4 === 1 || (padding > 0 && s.length % 4 !== 0)) {
+    throw new AttestError('ATTEST_BASE64_INVALID', `${what} has an impossible base64 length.`);
+  }
+  const out = Buffer.from(s, 'base64');
+  if (out.length !== Math.floor((body * 3) / 4)) {
+    throw new AttestError('ATTEST_BASE64_INVALID', `${what} contains characters that are not base64.`);
+  }
+  return out;
+}
+
+/** Checks strict base64 (see decodeBase64) and discards the bytes. */
+export function checkBase64(s: unknown, what: string): void {
+  decodeBase64(s, what);
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

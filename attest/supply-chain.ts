@@ -1,0 +1,71 @@
+// Wires attest/sbom (SBOM schema, binding, licences, denied components) and attest/osv (offline
+// vulnerabilities, OpenVEX) into verifyArtifact: SBOMs come as files (--sbom) or as predicates of
+// VERIFIED in-toto statements; their components are matched against the OSV database.
+import { failed, notApplicable, type Check } from './check.ts';
+import { AttestError } from './errors.ts';
+import { parseJSON } from './encoding.ts';
+import { analyzeSBOMs, allComponents, DEFAULT_SBOM_MAX_DEPTH, DEFAULT_SBOM_POLICY, sbomFormatOfPredicateType, type SBOMInput, type SBOMPolicy } from './sbom/index.ts';
+import { checkVulnerabilities, DEFAULT_VULNERABILITY_POLICY, loadOSVDatabase, type VulnerabilityPolicy } from './osv/index.ts';
+import { parseOpenVEX, type OpenVEXDocument } from './vex/index.ts';
+import type { ExtraCheckInput } from './verify.ts';
+
+const MAX_SBOM_BYTES = 512 * 1024 * 1024;
+
+export function supplyChainChecks(input: ExtraCheckInput): Check[] {
+  const policy = input.policy?.policy;
+  const sbomPolicy: SBOMPolicy = policy?.sbom ?? DEFAULT_SBOM_POLICY;
+  const vulnPolicy: VulnerabilityPolicy = policy?.vulnerabilities ?? DEFAULT_VULNERABILITY_POLICY;
+  const checks: Check[] = [];
+
+  const sboms: SBOMInput[] = [];
+  for (const s of input.sboms) {
+    try {
+      sboms.push({ document: parseJSON(s.bytes, s.uri, { maxBytes: MAX_SBOM_BYTES, maxDepth: DEFAULT_SBOM_MAX_DEPTH }), source: s.uri });
+    } catch (e) {
+      if (!(e instanceof AttestError)) throw e;
+      checks.push(failed('sbom.schema', `${s.uri}: ${e.message}`, { code: e.code }));
+    }
+  }
+  for (const st of input.statements) {
+    if (sbomFormatOfPredicateType(st.statement.predicateType) === undefined) continue;
+    sboms.push({ document: st.statement.predicate, source: `${st.uri} (predicate, signed by ${st.signer})`, predicateType: st.statement.predicateType, subjectMatched: st.matchesArtifact });
+  }
+
+  const wantSBOM = policy?.sbom !== undefined || sboms.length > 0 || checks.length > 0;
+  const wantVulns = policy?.vulnerabilities !== undefined || input.osvDatabase !== undefined;
+  if (!wantSBOM && !wantVulns) return checks;
+
+  const analysis = analyzeSBOMs({ sboms, artifactDigests: input.artifactDigests, policy: sbomPolicy });
+  checks.push(...analysis.checks);
+  if (!wantVulns) return checks;
+
+  if (!input.osvDatabase) {
+    checks.push(failed('vuln.database', 'the policy asks for a vulnerability check, but no OSV database was given'));
+    return checks;
+  }
+  let database;
+  try {
+    database = loadOSVDatabase(input.osvDatabase.bytes);
+  } catch (e) {
+    if (!(e instanceof AttestError)) throw e;
+    checks.push(failed('vuln.database', `${input.osvDatabase.uri}: ${e.message}`, { code: e.code }));
+    return checks;
+  }
+  const vex: OpenVEXDocument[] = [];
+  for (const v of input.vex) {
+    try {
+      vex.push(parseOpenVEX(parseJSON(v.bytes, v.uri), v.uri));
+    } catch (e) {
+      if (!(e instanceof AttestError)) throw e;
+      checks.push(failed('vex.parse', `${v.uri}: ${e.message}`, { code: e.code }));
+    }
+  }
+  if (analysis.documents.length === 0) {
+    checks.push(notApplicable('vuln.scan', 'no valid SBOM, so there are no components to match against the OSV database'));
+    if (policy?.vulnerabilities !== undefined) checks.push(failed('vuln.components', 'the policy asks for a vulnerability check, but no valid SBOM lists the components'));
+    return checks;
+  }
+  const components = analysis.documents.flatMap((d) => allComponents(d).map((c) => ({ name: c.name, version: c.version, purl: c.purl, bomRef: c.ref })));
+  checks.push(...checkVulnerabilities({ components, database, policy: vulnPolicy, vex, now: input.now }));
+  return checks;
+}

@@ -1,0 +1,417 @@
+// The one verification entry: artifact + evidence + policy → every check (passed, failed or not
+// applicable, with the reason), the decision, and a VSA. Order matters for the single pass over
+// the artifact: evidence is parsed first, so the file is hashed once with exactly the algorithms
+// any bundle or subject offers. Only evidence whose signature verified against a trusted signer is
+// ever used for provenance or SBOM decisions.
+import { basename } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { decision, failed, notApplicable, passed, type Check } from './check.ts';
+import { AttestError } from './errors.ts';
+import { hashFile, isDigestAlgorithm, isHexDigest, parseDigestRef, type DigestAlgorithm, type DigestSet } from './digest.ts';
+import { parseEvidence, readEvidence, type EvidenceItem, type EvidenceSource } from './evidence.ts';
+import { bundleDigestAlgorithm, describeIdentity, UNTRUSTED_SIGNER_CODES, verifyBundle, type BundleVerification } from './sigstore.ts';
+import { loadTrustedRoot, publicGoodTrustedRoot, type LoadedTrustedRoot } from './trusted-root.ts';
+import { verifyEnvelope } from './dsse.ts';
+import { INTOTO_PAYLOAD_TYPE, matchSubject, parseStatement, subjectAlgorithms, type Statement } from './intoto.ts';
+import { keyFingerprint, type VerificationKey } from './keys.ts';
+import { loadPolicy, type IdentityPolicy, type LoadedPolicy, type SignaturePolicy } from './policy.ts';
+import { checkProvenance, DEFAULT_TRUSTED_BUILDERS, isProvenance, parseBuilderId, type ProvenanceExpectations, type SignerIdentity } from './slsa.ts';
+import { buildVSA, signVSA } from './vsa.ts';
+import { supplyChainChecks } from './supply-chain.ts';
+import type { EnvelopeJSON, Signer } from './dsse.ts';
+
+/** The artifact: a file path, a `sha256:HEX` reference, or known digests. */
+export type ArtifactInput = string | { sha256: string } | { digests: DigestSet; name?: string };
+
+/** Expectations given directly (CLI flags), layered over the policy's. */
+export interface Expectations {
+  provenance?: ProvenanceExpectations;
+  identities?: IdentityPolicy[];
+  keys?: VerificationKey[];
+}
+
+/** A verified in-toto statement handed to SBOM/vulnerability checks. */
+export interface VerifiedStatement {
+  uri: string;
+  statement: Statement;
+  signer: string;
+  /** The statement's subject names the artifact. */
+  matchesArtifact: boolean;
+}
+
+/** Input for checks beyond signatures and provenance (attest/supply-chain.ts, callers' own). */
+export interface ExtraCheckInput {
+  artifactDigests: DigestSet;
+  sboms: Array<{ uri: string; bytes: Uint8Array }>;
+  statements: VerifiedStatement[];
+  policy: LoadedPolicy | undefined;
+  osvDatabase?: { uri: string; bytes: Uint8Array };
+  vex: Array<{ uri: string; bytes: Uint8Array }>;
+  now: Date;
+}
+export type ExtraCheck = (input: ExtraCheckInput) => Check[] | Promise<Check[]>;
+
+export interface VerifyOptions {
+  artifact: ArtifactInput;
+  bundles?: EvidenceSource[];
+  attestations?: EvidenceSource[];
+  sboms?: EvidenceSource[];
+  /** A loaded policy, or its bytes (a TUF target) / path. */
+  policy?: LoadedPolicy | EvidenceSource;
+  /** A loaded trusted root, or its bytes (a TUF target) / path; default: the embedded public-good root. */
+  trustedRoot?: LoadedTrustedRoot | EvidenceSource;
+  expectations?: Expectations;
+  osvDatabase?: EvidenceSource;
+  vex?: EvidenceSource[];
+  now?: Date;
+  /** Name of the artifact for the VSA (default: the file name or the digest). */
+  resourceUri?: string;
+  verifierId?: string;
+  verifierVersion?: Record<string, string>;
+  /** Signs the VSA when given. */
+  vsaSigner?: Signer;
+  /** Artifacts up to this size are kept in memory for message-signature checks (default 8 MiB). */
+  keepBytesUpTo?: number;
+  extraChecks?: ExtraCheck[];
+}
+
+export interface VerifyResult {
+  decision: 'allow' | 'deny';
+  checks: Check[];
+  vsa: Statement;
+  vsaEnvelope?: EnvelopeJSON;
+  artifactDigests: DigestSet;
+}
+
+const registeredExtraChecks: ExtraCheck[] = [];
+/** Lets a caller add checks to every verification (SBOM and vulnerability checks are built in). */
+export function registerExtraCheck(c: ExtraCheck): void {
+  if (!registeredExtraChecks.includes(c)) registeredExtraChecks.push(c);
+}
+
+interface Signed {
+  /** Distinct-signer key: `id:<issuer>|<san>` or `key:<fingerprint>`. */
+  signer: string;
+  label: string;
+  identityIndices?: number[];
+  keyFingerprint?: string;
+  identity?: SignerIdentity;
+}
+
+export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult> {
+  const now = opts.now ?? new Date();
+  const checks: Check[] = [];
+
+  // Policy and effective expectations.
+  const policy = await resolvePolicy(opts.policy);
+  checks.push(policy ? passed('policy', `policy ${policy.uri} (sha256:${policy.digest.sha256})`) : notApplicable('policy', 'no policy given; expectations come from the command line'));
+  const sigPolicy = effectiveSignaturePolicy(policy, opts.expectations);
+  const provExp = effectiveProvenance(policy, opts.expectations);
+
+  // Evidence, parsed before hashing so the artifact is hashed once with every algorithm needed.
+  const items: EvidenceItem[] = [];
+  const inputAttestations: Array<{ uri: string; digest: Record<string, string> }> = [];
+  for (const src of [...(opts.bundles ?? []), ...(opts.attestations ?? [])]) {
+    let loaded;
+    try {
+      loaded = await readEvidence(src);
+    } catch (e) {
+      // Unreadable is the caller's problem (usage/environment); too large is the evidence's.
+      if (!(e instanceof AttestError) || e.errorClass !== 'denied') throw e;
+      items.push({ kind: 'error', uri: typeof src === 'string' ? src : src.uri, error: e });
+      continue;
+    }
+    const { uri, bytes } = loaded;
+    for (const item of parseEvidence(uri, bytes)) {
+      items.push(item);
+      if (item.digest) inputAttestations.push({ uri: item.uri, digest: item.digest });
+    }
+  }
+  const algs = new Set<DigestAlgorithm>(['sha256']);
+  let needBytes = false;
+  for (const item of items) {
+    if (item.kind === 'bundle') {
+      const a = bundleDigestAlgorithm(item.bundle);
+      if (a) {
+        algs.add(a);
+        needBytes = true;
+      } else if (item.bundle.content.$case === 'dsseEnvelope') peekAlgorithms(item.bundle.content.dsseEnvelope.payloadType, item.bundle.content.dsseEnvelope.payload, algs);
+    } else if (item.kind === 'envelope') peekAlgorithms(item.envelope.payloadType, item.envelope.payload, algs);
+  }
+
+  // The artifact.
+  const art = await resolveArtifact(opts.artifact, algs, needBytes ? (opts.keepBytesUpTo ?? 8 * 1024 * 1024) : undefined);
+  checks.push(passed('artifact.digest', `${art.name}: ${Object.entries(art.digests).map(([a, v]) => `${a}:${v}`).join(', ')}${art.size !== undefined ? ` (${art.size} bytes)` : ''}`));
+
+  // Signatures.
+  const bundleKeys = [...(policy?.keys ?? []), ...(opts.expectations?.keys ?? [])];
+  const identities = sigPolicy?.identities ?? [];
+  let root: LoadedTrustedRoot | undefined;
+  const statements: Array<{ uri: string; statement: Statement; signed: Signed }> = [];
+  const signers = new Map<string, Signed>();
+  let bundleIndex = 0;
+  let attIndex = 0;
+  for (const item of items) {
+    const id = item.kind === 'bundle' || (item.kind === 'error' && isBundleUri(item, opts)) ? `sigstore.bundle[${bundleIndex++}]` : `dsse.attestation[${attIndex++}]`;
+    if (item.kind === 'error') {
+      checks.push(failed(id, `${item.uri}: ${item.error.message}`, { uri: item.uri, code: item.error.code }));
+      continue;
+    }
+    if (!sigPolicy) {
+      checks.push(failed(id, `${item.uri}: no trusted identities or keys are configured, so its signature cannot be trusted`, { uri: item.uri }));
+      continue;
+    }
+    if (item.kind === 'bundle') {
+      root ??= await resolveTrustedRoot(opts.trustedRoot);
+      const r: BundleVerification = verifyBundle(item.bundle, {
+        trustedRoot: root,
+        identities,
+        keys: bundleKeys,
+        ...(sigPolicy.sigstore ? { options: sigPolicy.sigstore } : {}),
+        artifact: { digests: art.digests, ...(art.bytes ? { bytes: art.bytes } : {}) },
+      });
+      if (!r.ok || !r.signer) {
+        const details = { uri: item.uri, ...(r.code ? { code: r.code } : {}), mediaType: r.mediaType };
+        // Evidence from a signer the policy does not trust is set aside, not held against the
+        // artifact (an npm publish attestation next to the provenance, say); it is never used.
+        if (r.code && UNTRUSTED_SIGNER_CODES.has(r.code)) checks.push({ ...notApplicable(id, `${item.uri}: ${r.reason}; not used`), details });
+        else checks.push(failed(id, `${item.uri}: ${r.reason}`, details));
+        continue;
+      }
+      const signed: Signed =
+        r.signer.keyid !== undefined
+          ? { signer: `key:${r.signer.fingerprint}`, label: `key ${r.signer.keyid}`, keyFingerprint: r.signer.fingerprint! }
+          : {
+              signer: `id:${r.signer.issuer}|${r.signer.subjectAlternativeName}`,
+              label: `${r.signer.subjectAlternativeName} (${r.signer.issuer})`,
+              identityIndices: r.signer.identityIndices ?? [],
+              identity: { ...(r.signer.subjectAlternativeName !== undefined ? { subjectAlternativeName: r.signer.subjectAlternativeName } : {}), ...(r.signer.issuer !== undefined ? { issuer: r.signer.issuer } : {}) },
+            };
+      if (r.signsArtifact) {
+        signers.set(signed.signer, signed);
+        checks.push(passed(id, `${item.uri}: ${r.reason}`, { uri: item.uri, mediaType: r.mediaType }));
+      } else if (r.statement) {
+        const m = matchSubject(r.statement, art.digests);
+        statements.push({ uri: item.uri, statement: r.statement, signed });
+        if (m.matched) {
+          signers.set(signed.signer, signed);
+          checks.push(passed(id, `${item.uri}: ${r.reason}; ${m.reason}`, { uri: item.uri, predicateType: r.statement.predicateType }));
+        } else {
+          checks.push(failed(id, `${item.uri}: signature valid (${r.reason}) but the statement is not about this artifact: ${m.reason}`, { uri: item.uri, predicateType: r.statement.predicateType }));
+        }
+      } else {
+        checks.push(failed(id, `${item.uri}: ${r.reason}, but its payload is not an in-toto statement, so it says nothing about the artifact`, { uri: item.uri }));
+      }
+      continue;
+    }
+    // A bare DSSE envelope: keys only.
+    const env = item.envelope;
+    if (env.payloadType !== INTOTO_PAYLOAD_TYPE) {
+      checks.push(failed(id, `${item.uri}: payloadType ${JSON.stringify(env.payloadType)} is not ${INTOTO_PAYLOAD_TYPE}`, { uri: item.uri, code: 'DSSE_PAYLOAD_TYPE' }));
+      continue;
+    }
+    if (bundleKeys.length === 0) {
+      checks.push(failed(id, `${item.uri}: a DSSE envelope is verified with keys, and no keys are trusted`, { uri: item.uri }));
+      continue;
+    }
+    let statement: Statement;
+    try {
+      statement = parseStatement(env.payload, `${item.uri} statement`);
+    } catch (e) {
+      checks.push(failed(id, `${item.uri}: ${(e as Error).message}`, { uri: item.uri, code: (e as AttestError).code }));
+      continue;
+    }
+    const v = verifyEnvelope(env, bundleKeys, 1);
+    if (!v.verified) {
+      checks.push(failed(id, `${item.uri}: no trusted key (${bundleKeys.map((k) => k.keyid).join(', ')}) verified any of its ${env.signatures.length} signature(s)`, { uri: item.uri }));
+      continue;
+    }
+    const m = matchSubject(statement, art.digests);
+    // Every distinct key that signed the envelope counts as a signer.
+    const envSigners: Signed[] = v.validKeyids.map((kid) => {
+      const fp = keyFingerprint(bundleKeys.find((k) => k.keyid === kid)!.key);
+      return { signer: `key:${fp}`, label: `key ${kid}`, keyFingerprint: fp };
+    });
+    statements.push({ uri: item.uri, statement, signed: envSigners[0]! });
+    if (m.matched) {
+      for (const s of envSigners) signers.set(s.signer, s);
+      checks.push(passed(id, `${item.uri}: signed by ${envSigners.map((s) => s.label).join(', ')}; ${m.reason}`, { uri: item.uri, predicateType: statement.predicateType }));
+    } else {
+      checks.push(failed(id, `${item.uri}: signature valid but the statement is not about this artifact: ${m.reason}`, { uri: item.uri, predicateType: statement.predicateType }));
+    }
+  }
+  checks.push(signatureThresholdCheck(sigPolicy, signers, bundleKeys));
+
+  // Provenance: only from verified statements about this artifact.
+  const provenance = statements.filter((s) => isProvenance(s.statement));
+  let slsaLevel: string | undefined;
+  if (!provExp) {
+    checks.push(notApplicable('slsa.provenance', provenance.length ? `${provenance.length} provenance statement(s) present; the policy does not ask for provenance` : 'the policy does not ask for provenance'));
+  } else if (provenance.length === 0) {
+    const why = `no verified SLSA provenance about the artifact${statements.length ? ` (${statements.length} verified statement(s), none SLSA provenance)` : ''}`;
+    checks.push(provExp.required ? failed('slsa.provenance', why) : notApplicable('slsa.provenance', `${why}; provenance is optional`));
+  } else {
+    const results = provenance.map((p) => ({ p, checks: checkProvenance(p.statement, provExp, art.digests, p.signed.identity) }));
+    const good = results.find((r) => r.checks.every((c) => c.status !== 'failed'));
+    if (good) {
+      checks.push(passed('slsa.provenance', `provenance ${good.p.uri} signed by ${good.p.signed.label}`));
+      checks.push(...good.checks);
+      slsaLevel = buildLevel(good.checks, good.p.statement);
+    } else {
+      checks.push(failed('slsa.provenance', `none of the ${results.length} verified provenance statement(s) satisfies the expectations`));
+      for (const r of results) checks.push(...r.checks.map((c) => (results.length > 1 ? { ...c, details: { ...c.details, attestation: r.p.uri } } : c)));
+    }
+  }
+
+  // SBOM, vulnerabilities (attest/sbom, attest/osv) and anything else plugged in.
+  const extra: ExtraCheck[] = [supplyChainChecks, ...registeredExtraChecks, ...(opts.extraChecks ?? [])];
+  const extraInput: ExtraCheckInput = {
+    artifactDigests: art.digests,
+    sboms: await Promise.all((opts.sboms ?? []).map((s) => readEvidence(s, 512 * 1024 * 1024))),
+    statements: statements.map((s) => ({ uri: s.uri, statement: s.statement, signer: s.signed.label, matchesArtifact: matchSubject(s.statement, art.digests).matched })),
+    policy,
+    ...(opts.osvDatabase !== undefined ? { osvDatabase: await readEvidence(opts.osvDatabase, 2 * 1024 * 1024 * 1024) } : {}),
+    vex: await Promise.all((opts.vex ?? []).map((v) => readEvidence(v))),
+    now,
+  };
+  for (const c of extra) checks.push(...(await c(extraInput)));
+
+  // Nothing checked is not an allow.
+  const meaningful = checks.filter((c) => c.id !== 'artifact.digest' && c.id !== 'policy');
+  if (!meaningful.some((c) => c.status !== 'not-applicable')) {
+    checks.push(failed('verify.nothing-checked', 'no policy, expectations or evidence were given, so nothing about the artifact was verified'));
+  }
+
+  const dec = decision(checks);
+  const vsa = buildVSA({
+    ...(opts.verifierId ? { verifierId: opts.verifierId } : {}),
+    ...(opts.verifierVersion ? { verifierVersion: opts.verifierVersion } : {}),
+    timeVerified: now,
+    resourceUri: opts.resourceUri ?? art.resourceUri,
+    subjectName: art.name,
+    artifactDigests: art.digests,
+    ...(policy ? { policy: { uri: policy.uri, digest: policy.digest } } : {}),
+    inputAttestations,
+    passed: dec === 'allow',
+    verifiedLevels: slsaLevel ? [slsaLevel] : ['SLSA_BUILD_LEVEL_0'],
+  });
+  const result: VerifyResult = { decision: dec, checks, vsa, artifactDigests: art.digests };
+  if (opts.vsaSigner) result.vsaEnvelope = await signVSA(vsa, opts.vsaSigner);
+  return result;
+}
+
+function isBundleUri(item: EvidenceItem, opts: VerifyOptions): boolean {
+  const base = item.uri.replace(/#\d+$/, '');
+  return (opts.bundles ?? []).some((b) => (typeof b === 'string' ? b : b.uri) === base);
+}
+
+/** Learns the digest algorithms an in-toto payload's subjects offer (unverified; only to decide what to hash). */
+function peekAlgorithms(payloadType: string, payload: Uint8Array, algs: Set<DigestAlgorithm>): void {
+  if (payloadType !== INTOTO_PAYLOAD_TYPE) return;
+  try {
+    for (const a of subjectAlgorithms(parseStatement(payload))) algs.add(a);
+  } catch {
+    // Reported when the evidence is verified.
+  }
+}
+
+interface ResolvedArtifact {
+  name: string;
+  resourceUri: string;
+  digests: DigestSet;
+  size?: number;
+  bytes?: Buffer;
+}
+
+async function resolveArtifact(a: ArtifactInput, algs: Set<DigestAlgorithm>, keepBytesUpTo: number | undefined): Promise<ResolvedArtifact> {
+  if (typeof a === 'string') {
+    const ref = parseDigestRef(a);
+    if (ref) return { name: a, resourceUri: a, digests: { [ref.alg]: ref.hex } };
+    const r = await hashFile(a, algs, keepBytesUpTo !== undefined ? { keepBytesUpTo } : {});
+    return { name: basename(a), resourceUri: pathToFileURL(a).href, digests: r.digests, size: r.size, ...(r.bytes ? { bytes: r.bytes } : {}) };
+  }
+  const given: DigestSet = 'digests' in a ? a.digests : { sha256: a.sha256 };
+  const digests: DigestSet = {};
+  for (const [alg, hex] of Object.entries(given)) {
+    if (!isDigestAlgorithm(alg) || typeof hex !== 'string' || !isHexDigest(alg, hex)) {
+      throw new AttestError('ARTIFACT_DIGEST_INVALID', `The artifact digest ${alg}:${String(hex)} is not a valid sha256/sha384/sha512 hex digest.`, 'usage');
+    }
+    digests[alg] = hex.toLowerCase();
+  }
+  if (Object.keys(digests).length === 0) throw new AttestError('ARTIFACT_DIGEST_INVALID', 'The artifact needs at least one digest.', 'usage');
+  const first = Object.entries(digests)[0]!;
+  const name = 'name' in a && a.name ? a.name : `${first[0]}:${first[1]}`;
+  return { name, resourceUri: name, digests };
+}
+
+async function resolvePolicy(p: VerifyOptions['policy']): Promise<LoadedPolicy | undefined> {
+  if (p === undefined) return undefined;
+  if (typeof p === 'object' && 'policy' in p) return p;
+  const { uri, bytes } = await readEvidence(p);
+  return loadPolicy(bytes, uri);
+}
+
+async function resolveTrustedRoot(t: VerifyOptions['trustedRoot']): Promise<LoadedTrustedRoot> {
+  if (t === undefined) return publicGoodTrustedRoot();
+  if (typeof t === 'object' && 'material' in t) return t;
+  const { uri, bytes } = await readEvidence(t);
+  return loadTrustedRoot(bytes, uri);
+}
+
+function effectiveSignaturePolicy(policy: LoadedPolicy | undefined, exp: Expectations | undefined): SignaturePolicy | undefined {
+  const base = policy?.policy.signatures;
+  const ids = exp?.identities ?? [];
+  const keys = exp?.keys ?? [];
+  if (!base && ids.length === 0 && keys.length === 0) return undefined;
+  if (!base) return { required: true, threshold: 1, identities: ids, keys: [] };
+  return { ...base, identities: [...base.identities, ...ids] };
+}
+
+function effectiveProvenance(policy: LoadedPolicy | undefined, exp: Expectations | undefined): (ProvenanceExpectations & { required: boolean }) | undefined {
+  const base = policy?.policy.provenance;
+  const flags = exp?.provenance;
+  const hasFlags = flags !== undefined && Object.values(flags).some((v) => v !== undefined);
+  if (!base && !hasFlags) return undefined;
+  const merged: ProvenanceExpectations & { required: boolean } = { required: base?.required ?? true };
+  for (const k of ['builderId', 'sourceUri', 'sourceBranch', 'sourceTag', 'sourceVersionedTag'] as const) {
+    const v = flags?.[k] ?? base?.[k];
+    if (v !== undefined) merged[k] = v;
+  }
+  const inputs = { ...(base?.buildWorkflowInputs ?? {}), ...(flags?.buildWorkflowInputs ?? {}) };
+  if (Object.keys(inputs).length) merged.buildWorkflowInputs = inputs;
+  return merged;
+}
+
+function signatureThresholdCheck(sp: SignaturePolicy | undefined, signers: Map<string, Signed>, keys: VerificationKey[]): Check {
+  const id = 'signatures.threshold';
+  if (!sp) return notApplicable(id, 'no trusted identities or keys configured');
+  const found = [...signers.values()];
+  const missing: string[] = [];
+  sp.identities.forEach((p, i) => {
+    if (p.required && !found.some((s) => s.identityIndices?.includes(i))) missing.push(`identity ${describeIdentity(p)}`);
+  });
+  for (const k of sp.keys) {
+    if (!k.required) continue;
+    const vk = keys.find((x) => x.keyid === k.keyid);
+    const fp = vk ? keyFingerprint(vk.key) : undefined;
+    if (!found.some((s) => s.keyFingerprint === fp)) missing.push(`key ${k.keyid}`);
+  }
+  const labels = found.map((s) => s.label).join(', ') || 'none';
+  if (found.length >= sp.threshold && missing.length === 0) return passed(id, `${found.length} distinct trusted signer(s) of the artifact (threshold ${sp.threshold}): ${labels}`);
+  if (!sp.required && found.length === 0 && missing.length === 0) return notApplicable(id, 'no trusted signature over the artifact; signatures are optional');
+  const why = [found.length < sp.threshold ? `expected ${sp.threshold} distinct trusted signer(s) of the artifact, found ${found.length} (${labels})` : '', missing.length ? `required signer(s) missing: ${missing.join('; ')}` : ''].filter(Boolean).join('; ');
+  return failed(id, why, { threshold: sp.threshold, signers: found.map((s) => s.label) });
+}
+
+/** The SLSA build level the verified provenance supports. */
+function buildLevel(checks: Check[], st: Statement): string {
+  const ok = (id: string): boolean => checks.some((c) => c.id === id && c.status === 'passed');
+  const builder = st.predicateType === 'https://slsa.dev/provenance/v1' ? (st.predicate as { runDetails?: { builder?: { id?: string } } })?.runDetails?.builder?.id : (st.predicate as { builder?: { id?: string } })?.builder?.id;
+  const name = builder ? parseBuilderId(builder)?.name : undefined;
+  // L3 needs a hardened builder that signs its own provenance: the trusted reusable workflows,
+  // verified to have signed as themselves. Any other signed, verified provenance is L2.
+  if (name && DEFAULT_TRUSTED_BUILDERS.includes(name) && ok('slsa.builder-signer')) return 'SLSA_BUILD_LEVEL_3';
+  // BYOB: the trusted delegator vouches for the builder it ran.
+  if (checks.some((c) => c.id === 'slsa.builder-signer' && c.status === 'passed' && c.details?.delegator !== undefined)) return 'SLSA_BUILD_LEVEL_3';
+  return 'SLSA_BUILD_LEVEL_2';
+}
