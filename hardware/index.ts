@@ -28,3 +28,25 @@ export * from './crypto/index.ts';
 export * as crypto from './crypto/index.ts';
 export { TPM_CC, TPMA_SESSION, digestSize } from './constants.ts';
 export { u16, u32 } from './marshal.ts';
+export {
+  EK_ATTRIBUTES, SRK_ATTRIBUTES, AK_ATTRIBUTES, DEVICE_KEY_ATTRIBUTES, ekRSATemplate, ekECCTemplate, srkTemplate, akTemplate,
+  deviceKeyTemplate, templateFor, templateMismatch, publicKeyOf, publicPem, publicName, KEY_ROLE_NAMES, type KeyRole,
+} from './keys.ts';
+export {
+  EKCertError, EK_CERT_SLOTS, parseEKCertificate, readEKCertificates, ekCertMatches, parseCABundle, verifyEKCertChain,
+  type EKCertificate, type EKCertSlot, type EKKeyType, type EKCertReadResult,
+} from './ekcert.ts';
+export {
+  PERSISTENT_HANDLES, AK_HANDLE, DEVICE_KEY_HANDLE, SRK_HANDLE, ProvisionError, inspectHandles, provision, requireAK,
+  certifyDeviceKey, verifyCertification, activateAKCredential,
+  type HandleStatus, type Certification, type ProvisionOptions, type ProvisionResult, type ProvisionedKey, type ActivateOptions,
+} from './provision.ts';
+export {
+  QuoteError, MAX_NONCE, parseNonce, parseAttest, parseSignature, verifyAttestSignature, pcrDigest, selectionOf, verifyQuote,
+  quote, maxNonce, type QuoteResult, type QuoteOptions, type VerifyQuoteInput, type VerifiedQuote, type QuotePCRValue,
+} from './quote.ts';
+export {
+  TPM2ToolsError, MAX_PCR_INDEX, bankName, parsePCRList, formatPCRList, serializedPCRsSize, selectionOrder,
+  encodeSerializedPCRs, parseSerializedPCRs, parseAttestFile, parseSignatureFile, encodeSignatureFile, parsePublicFile,
+  encodePublicFile,
+} from './tpm2tools.ts';
