@@ -1,0 +1,32 @@
+// The command list the dispatcher reads. Each entry names its words and one-line summary here so
+// that `--help` and `--version` never load a command module; `load` imports the module only when
+// the command runs. The import strings are static, so esbuild still bundles every module (wrapped
+// to evaluate lazily). A module may export any number of CommandSpecs (as `commands`, `default`, or
+// named exports); test/cli/registry.test.ts checks that this list and the modules agree.
+
+export interface CommandEntry {
+  /** Words after `tollgate`, e.g. ['tpm', 'quote']; must equal the spec's path. */
+  path: string[];
+  /** Must equal the spec's summary (shown by `tollgate --help`). */
+  summary: string;
+  load: () => Promise<Record<string, unknown>>;
+}
+
+const tpm = () => import('./tpm.ts');
+const tuf = () => import('./tuf.ts');
+const verify = () => import('./verify.ts');
+const conformanceSigstore = () => import('./conformance-sigstore.ts');
+
+export const commands: CommandEntry[] = [
+  { path: ['tpm', 'info'], summary: "Show the TPM: manufacturer, firmware, PCR banks, EK certificates and tollgate's persistent keys.", load: tpm },
+  { path: ['tpm', 'provision'], summary: "Create (once) the EK, SRK, AK and device key at tollgate's persistent handles; the AK certifies the device key.", load: tpm },
+  { path: ['tpm', 'quote'], summary: 'Quote PCRs with the AK over a nonce; writes quote.msg, quote.sig, quote.pcrs and ak.pub.pem for tpm2_checkquote.', load: tpm },
+  { path: ['tpm', 'verify-quote'], summary: "Verify a quote (ours or tpm2_quote's) against an AK public key, PCR values and a nonce; exit 0 valid, 1 not.", load: tpm },
+  { path: ['init'], summary: 'Pin a TUF root in the TPM and prepare the update state', load: tuf },
+  { path: ['update'], summary: 'Refresh TUF metadata and raise the TPM rollback floor', load: tuf },
+  { path: ['fetch'], summary: 'Download and verify one TUF target (streaming, hash-checked, atomic)', load: tuf },
+  { path: ['bundle', 'create'], summary: "Pack a repository's metadata and selected targets into an offline bundle", load: tuf },
+  { path: ['verify'], summary: 'Verify an artifact against signatures, provenance, SBOMs and a policy; exit 0 allow, 1 deny.', load: verify },
+  { path: ['conformance', 'tuf'], summary: 'TUF conformance-suite client (init | refresh | download); no TPM', load: tuf },
+  { path: ['conformance', 'sigstore'], summary: 'sigstore-conformance client protocol (verify-bundle); exit 0 only for a valid bundle.', load: conformanceSigstore },
+];

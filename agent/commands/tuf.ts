@@ -1,0 +1,234 @@
+// CLI for TUF: init, update, fetch, bundle create, and the tuf-conformance client protocol.
+// (--tpm and --json are global options of the dispatcher.)
+// All logic lives in tuf/; this module parses flags, opens the TPM and formats results.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { CommandContext, CommandSpec, OptionSpec } from '../command.ts';
+import {
+  initDevice, updateDevice, fetchTargetDevice, createBundle, conformanceInit, conformanceRefresh, conformanceDownload,
+  TufError, deviceTPM, type DeviceTPM, type UpdateResult, type ProgressInfo,
+} from '../../tuf/index.ts';
+import { openTPM, resolveTPMURI } from '../../hardware/index.ts';
+
+const STATE: OptionSpec = { type: 'string', description: 'tollgate state directory (default $TOLLGATE_STATE or /var/lib/tollgate)', valueName: 'DIR' };
+const BUNDLE: OptionSpec = { type: 'string', description: 'read repository files from this offline bundle instead of the network', valueName: 'FILE' };
+
+function str(ctx: CommandContext, name: string): string | undefined {
+  const v = ctx.values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function need(ctx: CommandContext, name: string): string {
+  const v = str(ctx, name);
+  if (v === undefined || v === '') throw new TufError('TUF_USAGE', `--${name} is required.`, 'usage');
+  return v;
+}
+
+function tufStateDir(ctx: CommandContext): string {
+  const root = str(ctx, 'state') ?? ctx.env.TOLLGATE_STATE ?? '/var/lib/tollgate';
+  return join(resolve(ctx.cwd, root), 'tuf');
+}
+
+async function withTPM<T>(ctx: CommandContext, fn: (tpm: DeviceTPM) => Promise<T>): Promise<T> {
+  const tpm = await openTPM(resolveTPMURI(str(ctx, 'tpm'), ctx.env));
+  try {
+    return await fn(deviceTPM(tpm));
+  } finally {
+    await tpm.close();
+  }
+}
+
+function nowOverride(ctx: CommandContext): number | undefined {
+  const v = ctx.env.TOLLGATE_NOW;
+  if (v === undefined || v === '') return undefined;
+  const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(n)) throw new TufError('TUF_USAGE', `TOLLGATE_NOW=${v} is neither an ISO date nor epoch milliseconds.`, 'usage');
+  return n;
+}
+
+function warnText(r: { warnings: Array<{ code: string; message: string }> }): string {
+  return r.warnings.map((w) => `warning ${w.code}: ${w.message}`).join('\n');
+}
+
+function updateText(r: UpdateResult): string {
+  const v = r.versions;
+  const lines = [
+    `updated from ${r.source}: root v${v.root}, timestamp v${v.timestamp}, snapshot v${v.snapshot}, targets v${v.targets}`,
+    `TPM floor: root ${r.floors.after.root}, timestamp ${r.floors.after.timestamp}, snapshot ${r.floors.after.snapshot} (epoch ${r.floors.epoch}${r.floors.newEpoch ? ', new key epoch' : ''}, ${r.floors.increments} increments)`,
+    `expiry checked at ${r.time.reference}${r.time.floor ? ` (time floor ${r.time.floor})` : ''}`,
+  ];
+  const w = warnText(r);
+  return w ? `${lines.join('\n')}\n${w}` : lines.join('\n');
+}
+
+// The bar redraws one stderr line with \r, so it writes to the terminal directly (ctx.info is
+// line-oriented); it is only ever created when stderr is a TTY and --json is off.
+function progressBar(ctx: CommandContext): ((p: ProgressInfo) => void) | undefined {
+  if (!ctx.tty || ctx.json) return undefined;
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    const done = p.total !== undefined && p.received >= p.total;
+    if (!done && now - last < 100) return;
+    last = now;
+    const mb = (n: number) => (n / 1048576).toFixed(1);
+    if (p.total) {
+      const frac = Math.min(1, p.received / p.total);
+      const width = 30;
+      const fill = Math.round(frac * width);
+      process.stderr.write(`\r[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ${mb(p.received)}/${mb(p.total)} MiB`);
+    } else {
+      process.stderr.write(`\r${mb(p.received)} MiB`);
+    }
+    if (done) process.stderr.write('\n');
+  };
+}
+
+const init: CommandSpec = {
+  path: ['init'],
+  summary: 'Pin a TUF root in the TPM and prepare the update state',
+  usage: 'tollgate init --repo URL --root FILE [--root-sha256 HEX] [--state DIR] [--tpm URI]',
+  options: {
+    repo: { type: 'string', description: 'repository base URL (http, https or file; metadata/ and targets/ below it)', valueName: 'URL' },
+    root: { type: 'string', description: 'the initial trusted root.json', valueName: 'FILE' },
+    'root-sha256': { type: 'string', description: 'refuse the root unless its sha256 is this', valueName: 'HEX' },
+    'metadata-url': { type: 'string', description: 'metadata base URL, when not <repo>/metadata/', valueName: 'URL' },
+    'targets-url': { type: 'string', description: 'targets base URL, when not <repo>/targets/', valueName: 'URL' },
+    'nv-index': { type: 'string', description: 'TPM NV index of the anchor (default 0x01500020; its counters and key epochs use the next 0x33 handles)', valueName: 'HANDLE' },
+    state: STATE,
+  },
+  async run(ctx) {
+    const rootFile = resolve(ctx.cwd, need(ctx, 'root'));
+    let rootBytes: Buffer;
+    try { rootBytes = readFileSync(rootFile); } catch (e) {
+      throw new TufError('TUF_USAGE', `Cannot read --root ${rootFile}: ${(e as Error).message}.`, 'usage', { cause: e });
+    }
+    const repo = str(ctx, 'repo');
+    const metadataUrl = str(ctx, 'metadata-url');
+    if (!repo && !metadataUrl) throw new TufError('TUF_USAGE', '--repo is required.', 'usage');
+    const stateDir = tufStateDir(ctx);
+    const nv = str(ctx, 'nv-index');
+    const anchorHandle = nv === undefined ? undefined : Number(nv);
+    if (anchorHandle !== undefined && (!Number.isInteger(anchorHandle) || anchorHandle < 0x01000000 || anchorHandle > 0x01bfffcc)) {
+      throw new TufError('TUF_USAGE', `--nv-index ${nv} is not an NV index handle in the owner range (e.g. 0x01500020).`, 'usage');
+    }
+    const r = await withTPM(ctx, (tpm) => initDevice({
+      stateDir, tpm, rootBytes, ...(anchorHandle !== undefined ? { anchorHandle } : {}),
+      ...(repo ? { repo: /^[a-z][a-z0-9+.-]*:/i.test(repo) ? repo : `file://${resolve(ctx.cwd, repo)}` } : {}),
+      ...(metadataUrl ? { metadataUrl } : {}),
+      ...(str(ctx, 'targets-url') ? { targetsUrl: str(ctx, 'targets-url')! } : {}),
+      ...(str(ctx, 'root-sha256') ? { rootSha256: str(ctx, 'root-sha256')! } : {}),
+    }));
+    ctx.result(r, [
+      `pinned root v${r.root.version} (sha256 ${r.root.sha256}) in TPM NV ${r.anchor.handle}${r.anchor.created ? '' : ' (already pinned)'}`,
+      `state: ${r.stateDir}`,
+      `metadata: ${r.metadataUrl}`,
+    ].join('\n'));
+  },
+};
+
+const update: CommandSpec = {
+  path: ['update'],
+  summary: 'Refresh TUF metadata and raise the TPM rollback floor',
+  usage: 'tollgate update [--bundle FILE] [--state DIR] [--tpm URI]',
+  options: { bundle: BUNDLE, state: STATE },
+  async run(ctx) {
+    const stateDir = tufStateDir(ctx);
+    const bundle = str(ctx, 'bundle');
+    const now = nowOverride(ctx);
+    const r = await withTPM(ctx, (tpm) => updateDevice({ stateDir, tpm, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}) }));
+    ctx.result(r, updateText(r));
+  },
+};
+
+const fetch: CommandSpec = {
+  path: ['fetch'],
+  summary: 'Download and verify one TUF target (streaming, hash-checked, atomic)',
+  usage: 'tollgate fetch TARGET --out FILE [--bundle FILE] [--state DIR] [--tpm URI]',
+  positionals: [{ name: 'TARGET', required: true }],
+  options: { out: { type: 'string', description: 'where to place the verified file', valueName: 'FILE' }, bundle: BUNDLE, state: STATE },
+  async run(ctx) {
+    const target = ctx.positionals[0];
+    if (!target || ctx.positionals.length !== 1) throw new TufError('TUF_USAGE', 'fetch takes exactly one TARGET.', 'usage');
+    const out = resolve(ctx.cwd, need(ctx, 'out'));
+    const stateDir = tufStateDir(ctx);
+    const bundle = str(ctx, 'bundle');
+    const now = nowOverride(ctx);
+    const onProgress = progressBar(ctx);
+    const r = await withTPM(ctx, (tpm) => fetchTargetDevice({
+      stateDir, tpm, target, out, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}), ...(onProgress ? { onProgress } : {}),
+    }));
+    const w = warnText(r.update);
+    ctx.result(r, `${r.cached ? 'already present' : 'downloaded'}: ${r.target} → ${r.path} (${r.length} bytes, ${Object.keys(r.hashes).join('+')} verified)${w ? '\n' + w : ''}`);
+  },
+};
+
+const bundleCreate: CommandSpec = {
+  path: ['bundle', 'create'],
+  summary: 'Pack a repository\'s metadata and selected targets into an offline bundle',
+  usage: 'tollgate bundle create --repo DIR --targets PATTERN [--targets PATTERN …] --out FILE',
+  options: {
+    repo: { type: 'string', description: 'repository directory (with metadata/ and targets/)', valueName: 'DIR' },
+    targets: { type: 'string', multiple: true, description: 'glob of target paths to include (repeatable; * within a segment, ** across)', valueName: 'PATTERN' },
+    out: { type: 'string', description: 'bundle file to write', valueName: 'FILE' },
+  },
+  async run(ctx) {
+    const repo = resolve(ctx.cwd, need(ctx, 'repo'));
+    const out = resolve(ctx.cwd, need(ctx, 'out'));
+    const t = ctx.values['targets'];
+    const patterns = Array.isArray(t) ? t : typeof t === 'string' ? [t] : [];
+    if (patterns.length === 0) throw new TufError('TUF_USAGE', '--targets PATTERN is required (use "**" for all).', 'usage');
+    const r = await createBundle(repo, patterns, out);
+    ctx.result(r, `wrote ${r.file}: ${r.metadata.length} metadata files, ${r.targets.length} targets, ${r.bytes} bytes`);
+  },
+};
+
+// tuf-conformance CLIENT-CLI.md: exit 0 on success, 1 on any failure (never 2/3).
+const conformance: CommandSpec = {
+  path: ['conformance', 'tuf'],
+  summary: 'TUF conformance-suite client (init | refresh | download); no TPM',
+  usage: 'tollgate conformance tuf --metadata-dir DIR [--metadata-url URL] [--target-name T …] [--target-dir DIR] [--target-base-url URL] (init TRUSTED_ROOT | refresh | download)',
+  passThrough: true,
+  positionals: [{ name: 'COMMAND', required: true }, { name: 'ARG', required: false }],
+  options: {
+    'metadata-dir': { type: 'string', description: 'trusted metadata directory', valueName: 'DIR' },
+    'metadata-url': { type: 'string', description: 'repository metadata URL', valueName: 'URL' },
+    'target-name': { type: 'string', multiple: true, description: 'target path to download (repeatable, in order)', valueName: 'T' },
+    'target-dir': { type: 'string', description: 'where downloaded targets go', valueName: 'DIR' },
+    'target-base-url': { type: 'string', description: 'repository targets URL', valueName: 'URL' },
+  },
+  async run(ctx) {
+    try {
+      const cmd = ctx.positionals[0];
+      const metadataDir = resolve(ctx.cwd, need(ctx, 'metadata-dir'));
+      if (cmd === 'init') {
+        const root = ctx.positionals[1];
+        if (!root) throw new TufError('TUF_USAGE', 'init needs TRUSTED_ROOT.', 'usage');
+        conformanceInit(metadataDir, resolve(ctx.cwd, root));
+        ctx.result({ ok: true }, `initialised ${metadataDir}`);
+      } else if (cmd === 'refresh') {
+        await conformanceRefresh(need(ctx, 'metadata-url'), metadataDir);
+        ctx.result({ ok: true }, 'refreshed');
+      } else if (cmd === 'download') {
+        const t = ctx.values['target-name'];
+        const names = Array.isArray(t) ? t : typeof t === 'string' ? [t] : [];
+        if (names.length === 0) throw new TufError('TUF_USAGE', '--target-name is required.', 'usage');
+        const r = await conformanceDownload({
+          metadataUrl: need(ctx, 'metadata-url'), metadataDir, targetNames: names,
+          targetDir: resolve(ctx.cwd, need(ctx, 'target-dir')), targetBaseUrl: need(ctx, 'target-base-url'),
+        });
+        ctx.result({ ok: true, downloads: r }, r.map((d) => `${d.cached ? 'cached' : 'downloaded'} ${d.target}`).join('\n'));
+      } else {
+        throw new TufError('TUF_USAGE', `Unknown conformance command ${cmd ?? '(none)'}; use init, refresh or download.`, 'usage');
+      }
+      return 0;
+    } catch (e) {
+      const err = e instanceof TufError ? e : undefined;
+      ctx.info(`tollgate conformance: ${err ? `${err.code}: ${err.message}` : String(e)}`);
+      if (ctx.json) ctx.result({ ok: false, error: err ? err.toJSON() : { message: String(e) } }, '');
+      return 1;
+    }
+  },
+};
+
+export const commands: CommandSpec[] = [init, update, fetch, bundleCreate, conformance];

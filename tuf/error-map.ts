@@ -1,0 +1,76 @@
+// Turns whatever tuf-js throws into a typed TufError. tuf-js wraps some causes into strings
+// (RuntimeError(`Unable to load snapshot metadata error ${error}`)), and its model errors are not
+// exported, so we classify by class name and message, and prefer the fetcher's typed error when
+// the failure came from a download.
+import { DownloadHTTPError } from 'tuf-js/dist/error.js';
+import { TufError, type TufErrorCode } from './errors.ts';
+import type { ErrorClass } from '../hardware/index.ts';
+
+function names(e: unknown): string[] {
+  const out: string[] = [];
+  let p = e && typeof e === 'object' ? Object.getPrototypeOf(e) : null;
+  while (p && p !== Object.prototype) { out.push(p.constructor?.name ?? ''); p = Object.getPrototypeOf(p); }
+  return out;
+}
+
+interface Rule { test: RegExp; code: TufErrorCode; cls: ErrorClass; sentence: (m: RegExpMatchArray) => string; details?: (m: RegExpMatchArray) => Record<string, unknown> }
+
+const RULES: Rule[] = [
+  { test: /(?:Final )?(\S+)\.json is expired/, code: 'TUF_EXPIRED', cls: 'denied',
+    sentence: (m) => `${m[1]} metadata has expired at the trusted reference time; the repository is stale or an attacker is replaying old metadata (freeze attack).`,
+    details: (m) => ({ role: m[1] }) },
+  { test: /New (timestamp|snapshot) version (\d+) is less than current version (\d+)/, code: 'TUF_ROLLBACK', cls: 'denied',
+    sentence: (m) => `${m[1]} version ${m[2]} is below the trusted version ${m[3]}; refusing the rollback.`,
+    details: (m) => ({ role: m[1], version: Number(m[2]), floor: Number(m[3]), source: 'trusted metadata' }) },
+  { test: /New version (\d+) of (\S+)\.json is less than current version (\d+)/, code: 'TUF_ROLLBACK', cls: 'denied',
+    sentence: (m) => `${m[2]} version ${m[1]} is below the trusted version ${m[3]}; refusing the rollback.`,
+    details: (m) => ({ role: m[2], version: Number(m[1]), floor: Number(m[3]), source: 'trusted snapshot' }) },
+  { test: /Expected version (\d+), got (\d+)/, code: 'TUF_VERSION_MISMATCH', cls: 'denied',
+    sentence: (m) => `A root file claims version ${m[2]} where version ${m[1]} was expected; refusing it.`,
+    details: (m) => ({ role: 'root', expected: Number(m[1]), got: Number(m[2]) }) },
+  { test: /Version (\d+) of (\S+) does not match snapshot version (\d+)/, code: 'TUF_VERSION_MISMATCH', cls: 'denied',
+    sentence: (m) => `${m[2]} version ${m[1]} is not the version ${m[3]} the snapshot lists (mix-and-match); refusing it.`,
+    details: (m) => ({ role: m[2], got: Number(m[1]), expected: Number(m[3]) }) },
+  { test: /Snapshot version doesn't match timestamp/, code: 'TUF_VERSION_MISMATCH', cls: 'denied',
+    sentence: () => 'The snapshot is not the version the timestamp lists (mix-and-match); refusing it.' },
+  { test: /(\S+) was signed by (\d+)\/(\d+) keys/, code: 'TUF_SIGNATURE', cls: 'denied',
+    sentence: (m) => `${m[1]} metadata carries ${m[2]} valid signature(s) where ${m[3]} are required; refusing it.`,
+    details: (m) => ({ role: m[1], valid: Number(m[2]), threshold: Number(m[3]) }) },
+  { test: /Expected length (\d+) but got (\d+)/, code: 'TUF_LENGTH_MISMATCH', cls: 'denied',
+    sentence: (m) => `A downloaded file is ${m[2]} bytes where ${m[1]} were listed; refusing it.` },
+  { test: /Expected hash (\S+) but got (\S+)/, code: 'TUF_HASH_MISMATCH', cls: 'denied',
+    sentence: () => 'A downloaded file does not match the hash its signed metadata lists; refusing it.' },
+  { test: /Missing (\S+) in snapshot|Missing file (\S+) in new snapshot/, code: 'TUF_REPOSITORY', cls: 'denied',
+    sentence: (m) => `The snapshot does not list ${m[1] ?? m[2]}; the repository is inconsistent.` },
+  { test: /Expected '(\w+)', got (\w+)|expected '(\w+)', got (\w+)/, code: 'TUF_METADATA_INVALID', cls: 'denied',
+    sentence: () => 'A metadata file has the wrong _type; refusing it.' },
+  { test: /Unexpected token|JSON|is not valid JSON|Unexpected end/, code: 'TUF_METADATA_INVALID', cls: 'denied',
+    sentence: () => 'A metadata file is not valid JSON; refusing it.' },
+  { test: /GET (\S+) answered (\d+)/, code: 'TUF_HTTP', cls: 'environment',
+    sentence: (m) => `The repository answered HTTP ${m[2]} for ${m[1]}.`, details: (m) => ({ url: m[1], status: Number(m[2]) }) },
+];
+
+export function mapTufError(e: unknown, fetcherError?: unknown): TufError {
+  if (e instanceof TufError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  // A download failure wrapped by tuf-js: the fetcher kept the typed original.
+  if (fetcherError instanceof TufError && (msg.includes(fetcherError.message) || fetcherError === e)) return fetcherError;
+  if (e instanceof DownloadHTTPError) {
+    return new TufError('TUF_HTTP', `The repository answered HTTP ${e.statusCode} (${msg}).`, 'environment', { cause: e, details: { status: e.statusCode } });
+  }
+  for (const r of RULES) {
+    const m = msg.match(r.test);
+    if (m) return new TufError(r.code, r.sentence(m), r.cls, { cause: e, details: { ...(r.details?.(m) ?? {}), tufjs: msg } });
+  }
+  const cls = names(e);
+  if (cls.includes('UnsignedMetadataError')) return new TufError('TUF_SIGNATURE', `Signature check failed: ${msg}.`, 'denied', { cause: e });
+  if (cls.includes('LengthOrHashMismatchError')) return new TufError('TUF_HASH_MISMATCH', `Length or hash mismatch: ${msg}.`, 'denied', { cause: e });
+  if (cls.includes('RepositoryError') || cls.includes('ValueError') || cls.includes('TypeError') || cls.includes('SyntaxError') || cls.includes('RuntimeError')) {
+    return new TufError('TUF_REPOSITORY', `The repository's metadata was refused: ${msg}.`, 'denied', { cause: e });
+  }
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+    return new TufError('TUF_STATE', `Local state could not be accessed: ${msg}.`, 'environment', { cause: e });
+  }
+  return new TufError('TUF_REPOSITORY', `TUF update failed: ${msg}.`, 'denied', { cause: e });
+}
