@@ -9,9 +9,11 @@ import {
   encryptCommandParameter, decryptResponseParameter, encryptSalt, hashAlgFromId, curveFromTpmId,
   type HashAlg, type TpmPublicKey, type ParamSymmetric, type ParamSession,
 } from './crypto/index.ts';
+import { objectName } from './crypto/index.ts';
+import { marshal } from './marshal.ts';
 import type { AuthSession, CommandAuth, CommandAuthContext, ResponseAuthContext } from './session.ts';
 import { TPMResponseAuthError, TPMUsageError } from './tpmerrors.ts';
-import type { TPMSAuthResponse, TPMTPublic, TPMSECCPoint, TPMSECCParms, TPMSRSAParms } from './types.ts';
+import { TPMTPublic as TPMTPublicSchema, type TPMSAuthResponse, type TPMTPublic, type TPMSECCPoint, type TPMSECCParms, type TPMSRSAParms } from './types.ts';
 import type { TPM } from './tpm.ts';
 
 /** The public key of a loaded TPM object, in the form hardware/crypto shares secrets with. */
@@ -50,6 +52,8 @@ export class HmacSession implements AuthSession {
   readonly needsNames = true;
   /** authValue of the entity this session authorizes in the next command. */
   auth: Uint8Array;
+  /** The key the session was salted to (undefined: unsalted). */
+  readonly saltedTo: { handle: number; name: Buffer } | undefined;
   private readonly hashAlg: HashAlg;
   private readonly sessionKey: Uint8Array;
   private readonly symmetric: ParamSymmetric | null;
@@ -57,7 +61,7 @@ export class HmacSession implements AuthSession {
   private nonceCaller: Uint8Array;
   private nonceTPMValue: Uint8Array;
 
-  private constructor(handle: number, hashAlg: HashAlg, sessionKey: Uint8Array, symmetric: ParamSymmetric | null, attrs: number, nonceCaller: Uint8Array, nonceTPM: Uint8Array, auth: Uint8Array) {
+  private constructor(handle: number, hashAlg: HashAlg, sessionKey: Uint8Array, symmetric: ParamSymmetric | null, attrs: number, nonceCaller: Uint8Array, nonceTPM: Uint8Array, auth: Uint8Array, saltedTo: { handle: number; name: Buffer } | undefined) {
     this.handle = handle;
     this.hashAlg = hashAlg;
     this.sessionKey = sessionKey;
@@ -66,6 +70,7 @@ export class HmacSession implements AuthSession {
     this.nonceCaller = nonceCaller;
     this.nonceTPMValue = nonceTPM;
     this.auth = auth;
+    this.saltedTo = saltedTo;
   }
 
   /** Starts the session on the TPM (flush it with tpm.flushContext, or create it inside withTransient). */
@@ -87,7 +92,8 @@ export class HmacSession implements AuthSession {
       | (bits && (opts.decrypt ?? true) ? TPMA_SESSION.decrypt : 0)
       | (bits && (opts.encrypt ?? true) ? TPMA_SESSION.encrypt : 0);
     const auth = typeof opts.auth === 'string' ? Buffer.from(opts.auth, 'utf8') : opts.auth ?? new Uint8Array(0);
-    return new HmacSession(s.handle, hashAlg, key, bits ? { alg: 'aes', bits } : null, attrs, nonceCaller, s.nonceTPM, auth);
+    const saltedTo = opts.saltKey ? { handle: opts.saltKey.handle, name: Buffer.from(objectName(marshal(TPMTPublicSchema, opts.saltKey.public))) } : undefined;
+    return new HmacSession(s.handle, hashAlg, key, bits ? { alg: 'aes', bits } : null, attrs, nonceCaller, s.nonceTPM, auth, saltedTo);
   }
 
   get attributes(): number {
@@ -102,41 +108,85 @@ export class HmacSession implements AuthSession {
     this.nonceCaller = randomBytes(this.nonceCaller.length);
   }
 
-  private paramSession(authHandle: number | undefined): ParamSession {
+  /**
+   * This session as the authorization of one entity whose authValue is `authValue`, without
+   * touching `auth`: several callers can share one session (the TPM's connection-wide secure
+   * session does), each with its own secret. `attributes` overrides the TPMA_SESSION bits
+   * (e.g. to drop decrypt/encrypt when another session of the command already has them);
+   * continueSession always stays set.
+   */
+  authorizing(authValue: Uint8Array | string, opts: { attributes?: number } = {}): AuthSession {
+    const auth = typeof authValue === 'string' ? Buffer.from(authValue, 'utf8') : authValue;
+    const attrs = ((opts.attributes ?? this.attrs) | TPMA_SESSION.continueSession) & this.attrs;
+    const encrypts = this.symmetric !== null;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    return {
+      handle: this.handle,
+      needsNames: true,
+      attributes: attrs,
+      get nonceTPM(): Uint8Array { return self.nonceTPMValue; },
+      begin: () => this.begin(),
+      ...(encrypts ? {
+        encryptParameter: (d: Uint8Array, authHandle: number | undefined) => this.encryptWith(d, authHandle, auth),
+        decryptParameter: (d: Uint8Array, authHandle: number | undefined) => this.decryptWith(d, authHandle, auth),
+      } : {}),
+      commandAuth: (ctx: CommandAuthContext) => this.commandAuthWith(ctx, auth),
+      verifyResponse: (ctx: ResponseAuthContext, r: TPMSAuthResponse) => this.verifyResponseWith(ctx, r, auth, attrs),
+    };
+  }
+
+  private paramSession(authHandle: number | undefined, auth: Uint8Array): ParamSession {
     // The authValue joins the key material only when this session authorizes an entity.
-    const keyMaterial = parameterKeyMaterial(this.sessionKey, authHandle !== undefined ? this.auth : undefined);
+    const keyMaterial = parameterKeyMaterial(this.sessionKey, authHandle !== undefined ? auth : undefined);
     return { hashAlg: this.hashAlg, keyMaterial, symmetric: this.symmetric!, nonceCaller: this.nonceCaller, nonceTPM: this.nonceTPMValue };
   }
 
+  private encryptWith(data: Uint8Array, authHandle: number | undefined, auth: Uint8Array): Uint8Array {
+    return encryptCommandParameter(this.paramSession(authHandle, auth), data);
+  }
+
+  private decryptWith(data: Uint8Array, authHandle: number | undefined, auth: Uint8Array): Uint8Array {
+    return decryptResponseParameter(this.paramSession(authHandle, auth), data);
+  }
+
   encryptParameter(data: Uint8Array, authHandle: number | undefined): Uint8Array {
-    return encryptCommandParameter(this.paramSession(authHandle), data);
+    return this.encryptWith(data, authHandle, this.auth);
   }
 
-  private hmacKey(authHandle: number | undefined): Uint8Array {
-    return sessionHmacKey({ sessionKey: this.sessionKey, sessionType: 'hmac', ...(authHandle !== undefined ? { authValue: this.auth } : {}) });
+  private hmacKey(authHandle: number | undefined, auth: Uint8Array): Uint8Array {
+    return sessionHmacKey({ sessionKey: this.sessionKey, sessionType: 'hmac', ...(authHandle !== undefined ? { authValue: auth } : {}) });
   }
 
-  commandAuth(ctx: CommandAuthContext): CommandAuth {
-    const hmac = commandHmac(this.hashAlg, this.hmacKey(ctx.authHandle), ctx.cpHash(TPM_ALG_ID[this.hashAlg]), this.nonceCaller, this.nonceTPMValue, ctx.sessionAttributes, ctx.nonceDecrypt, ctx.nonceEncrypt);
+  private commandAuthWith(ctx: CommandAuthContext, auth: Uint8Array): CommandAuth {
+    const hmac = commandHmac(this.hashAlg, this.hmacKey(ctx.authHandle, auth), ctx.cpHash(TPM_ALG_ID[this.hashAlg]), this.nonceCaller, this.nonceTPMValue, ctx.sessionAttributes, ctx.nonceDecrypt, ctx.nonceEncrypt);
     return { nonce: this.nonceCaller, sessionAttributes: ctx.sessionAttributes, hmac };
   }
 
-  verifyResponse(ctx: ResponseAuthContext, r: TPMSAuthResponse): void {
+  commandAuth(ctx: CommandAuthContext): CommandAuth {
+    return this.commandAuthWith(ctx, this.auth);
+  }
+
+  private verifyResponseWith(ctx: ResponseAuthContext, r: TPMSAuthResponse, auth: Uint8Array, attrs: number): void {
     // The TPM has moved to the new nonce whether or not the response survived the trip.
     this.nonceTPMValue = r.nonce;
-    const expected = responseHmac(this.hashAlg, this.hmacKey(ctx.authHandle), ctx.rpHash(TPM_ALG_ID[this.hashAlg]), r.nonce, this.nonceCaller, r.sessionAttributes);
+    const expected = responseHmac(this.hashAlg, this.hmacKey(ctx.authHandle, auth), ctx.rpHash(TPM_ALG_ID[this.hashAlg]), r.nonce, this.nonceCaller, r.sessionAttributes);
     try {
       checkResponseHmac(expected, r.hmac);
     } catch (e) {
       throw new TPMResponseAuthError('The TPM response failed its HMAC check: it was altered between the TPM and tollgate. Nothing from it was used; retry, and suspect the TPM connection if it persists.', { cause: e });
     }
-    if ((r.sessionAttributes & TPMA_SESSION.continueSession) !== (this.attrs & TPMA_SESSION.continueSession)) {
+    if ((r.sessionAttributes & TPMA_SESSION.continueSession) !== (attrs & TPMA_SESSION.continueSession)) {
       throw new TPMResponseAuthError('The TPM response changed the session\'s continueSession attribute.');
     }
   }
 
+  verifyResponse(ctx: ResponseAuthContext, r: TPMSAuthResponse): void {
+    this.verifyResponseWith(ctx, r, this.auth, this.attrs);
+  }
+
   decryptParameter(data: Uint8Array, authHandle: number | undefined): Uint8Array {
-    return decryptResponseParameter(this.paramSession(authHandle), data);
+    return this.decryptWith(data, authHandle, this.auth);
   }
 }
 

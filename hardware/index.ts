@@ -7,6 +7,7 @@ export * from './marshal.ts';
 export * from './types.ts';
 export * from './session.ts';
 export { HmacSession, PolicySession, tpmPublicKey, type HmacSessionOptions, type PolicySessionOptions } from './hmacsession.ts';
+export { DEFAULT_SALT_KEY, saltKeyTemplate, startSecureSession, secureSessionVerdict, type SecureSessionOptions } from './securesession.ts';
 export { TransientScope, HandleTracker } from './handles.ts';
 export {
   defineCommand, parseResponse, decodeParameters, decodeResponse, firstIsTPM2B, Executor, DEFAULT_RETRY,

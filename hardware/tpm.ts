@@ -1,9 +1,20 @@
 // The TPM: one connection, one typed method per command, all running through the one execute path
 // (command.ts). Bring-up, Name lookups for sessions, property caching, chunked NV I/O, and
 // automatic flushing of transient handles (withTransient, close) live here.
+//
+// Authorization policy. A method's authorization may be a password (string / bytes), a session
+// (AuthSession), or omitted (empty password). Explicit sessions are always used as given. Passwords
+// and omitted authorizations go through the connection's secure session (securesession.ts: salted,
+// AES-CFB both ways, response HMAC verified) when the command carries a secret: a non-empty
+// password (it would otherwise cross the bus in clear), NV writes/increments/locks/extends and
+// NV_DefineSpace (command integrity: nobody can change what is written or fake the answer),
+// ActivateCredential and Unseal (the answer is a secret), Create/CreatePrimary with sensitive data,
+// and NV reads that ask for it (`secure: true`). `secure: false` (or an explicit PasswordSession)
+// opts out. Everything else (quote, sign, PCR read, reads with an empty password) stays on the
+// cheap password path: no session set-up on the hot path.
 import { randomBytes } from 'node:crypto';
 import {
-  TPM_ALG, TPM_CAP, TPM_HT, TPM_PT, TPM_RH, TPM_SE, TPM_ST, TPM_SU, TPMA_NV, TPM_GENERATED_VALUE, TPM_RC,
+  TPM_ALG, TPM_CAP, TPM_HT, TPM_PT, TPM_RH, TPM_SE, TPM_ST, TPM_SU, TPMA_NV, TPMA_SESSION, TPM_GENERATED_VALUE, TPM_RC,
   handleType, hex32, digestSize,
 } from './constants.ts';
 import { Executor, type CommandDef, type ExecuteRequest, type ExecuteResult, type RetryPolicy } from './command.ts';
@@ -12,6 +23,8 @@ import { HandleTracker, TransientScope, handleBytes, nameIsHandle } from './hand
 import { marshal, unmarshal, malformedError, type StructS } from './marshal.ts';
 import { TPMError, isRC } from './rc.ts';
 import { type Authorization, type AuthSession } from './session.ts';
+import { HmacSession } from './hmacsession.ts';
+import { startSecureSession, secureSessionVerdict, type SecureSessionOptions } from './securesession.ts';
 import { TPMUsageError } from './tpmerrors.ts';
 import { openTransport, parseTPMURI, resolveTPMURI, type Transport, type TPMURI, type TransportOptions } from './transport/index.ts';
 import {
@@ -29,6 +42,17 @@ export interface OpenOptions extends TransportOptions {
   retry?: RetryPolicy;
   /** Wraps the transport, e.g. to inject faults in tests. */
   wrapTransport?: (t: Transport) => Transport;
+  /** Which key salts the connection's secure session, and optionally its pinned Name. */
+  secureSession?: SecureSessionOptions;
+  /**
+   * Flush transient objects and sessions left loaded when we connect. Default: true for swtpm,
+   * false otherwise. swtpm has no resource manager and serves one client at a time, so whatever is
+   * loaded when we connect belongs to a client that is gone (a killed process); left alone, three
+   * such orphans exhaust its session slots (TPM_RC_SESSION_MEMORY). /dev/tpmrm0's kernel resource
+   * manager already does this when a process exits. TOLLGATE_TPM_RECLAIM=0 turns the default off
+   * (the suite-wide leak check needs to see what each test file left behind).
+   */
+  reclaimOrphans?: boolean;
 }
 
 /** A PCR bank selection in plain form: {hash: TPM_ALG.SHA256, pcrs: [0, 7]}. */
@@ -59,6 +83,8 @@ export interface CreateOptions {
   creationPCR?: TPMLPCRSelection;
   /** Authorization for the hierarchy / parent. */
   auth?: Authorization;
+  /** Use the secure session for a password `auth` (default: when sensitive data or a non-empty password is given). */
+  secure?: boolean;
 }
 
 export interface CreatePrimaryResult {
@@ -82,6 +108,12 @@ export interface NVAuthOptions {
   /** The authorizing entity: the index itself, TPM_RH.OWNER or TPM_RH.PLATFORM. Default from the index attributes. */
   authHandle?: number;
   authorization?: Authorization;
+  /**
+   * Run a password authorization through the connection's secure session. Default: always for
+   * writes, increments, locks and extends; for reads and undefine only with a non-empty password.
+   * Ignored when `authorization` is a session.
+   */
+  secure?: boolean;
 }
 
 export interface StartAuthSessionOptions {
@@ -101,6 +133,15 @@ const EMPTY = new Uint8Array(0);
 function bytes(v: Uint8Array | string | undefined): Uint8Array {
   if (v === undefined) return EMPTY;
   return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+}
+
+/** Create/CreatePrimary carry a secret when the new object gets an authValue or sensitive data. */
+function hasSensitive(opts: CreateOptions): boolean {
+  return bytes(opts.sensitive?.userAuth).length > 0 || (opts.sensitive?.data?.length ?? 0) > 0;
+}
+
+function isPassword(a: Authorization | undefined): a is string | Uint8Array {
+  return typeof a === 'string' || a instanceof Uint8Array;
 }
 
 function usage(msg: string): TPMUsageError {
@@ -127,10 +168,14 @@ export class TPM {
   private readonly tracker = new HandleTracker();
   private readonly fixedProps = new Map<number, number>();
   private closed = false;
+  private readonly secureOpts: SecureSessionOptions;
+  private secure: HmacSession | undefined;
+  private secureStarting: Promise<HmacSession> | undefined;
 
   private constructor(transport: Transport, opts: OpenOptions) {
     this.transport = transport;
     this.uri = transport.uri;
+    this.secureOpts = opts.secureSession ?? {};
     this.exec = new Executor(transport, this.tracker, { ...(opts.retry ? { retry: opts.retry } : {}) });
     this.exec.nameReader = (h) => this.readName(h);
   }
@@ -151,6 +196,7 @@ export class TPM {
     if (opts.startup !== false) {
       try {
         await tpm.bringUp();
+        if (opts.reclaimOrphans ?? (transport.uri.startsWith('swtpm:') && (opts.env ?? process.env)['TOLLGATE_TPM_RECLAIM'] !== '0')) await tpm.reclaimOrphans();
       } catch (e) {
         await transport.close().catch(() => undefined);
         throw e;
@@ -199,6 +245,15 @@ export class TPM {
     return this.exec.exclusive(() => this.transport.send(command));
   }
 
+  /** Flushes every transient object and session the TPM holds (see OpenOptions.reclaimOrphans). */
+  async reclaimOrphans(): Promise<number[]> {
+    const orphans = [...await this.handles(TPM_HT.TRANSIENT), ...await this.handles(TPM_HT.LOADED_SESSION), ...await this.handles(TPM_HT.SAVED_SESSION)];
+    for (const h of new Set(orphans)) {
+      await this.exec.execute(C.FlushContext, { params: { flushHandle: h } }).catch(() => undefined);
+    }
+    return orphans;
+  }
+
   /** Transient objects, sequences and sessions created on this connection and not yet flushed. */
   liveHandles(): number[] {
     return [...this.tracker.live.keys()];
@@ -244,12 +299,86 @@ export class TPM {
     if (first !== undefined) throw first;
   }
 
-  /** Flushes what this connection created (unless flush is false) and closes the transport. */
+  /** Flushes what this connection created (the secure session too, unless flush is false) and closes the transport. */
   async close(opts: { flush?: boolean } = {}): Promise<void> {
     if (this.closed) return;
+    await this.secureStarting?.catch(() => undefined);
     if (opts.flush !== false) await this.flushAll().catch(() => undefined);
+    this.secure = undefined;
     this.closed = true;
     await this.transport.close();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The secure session (see the header comment and securesession.ts)
+
+  /**
+   * The connection's secure session: salted (to the SRK at 0x81000001 when present, else to a
+   * transient NULL-hierarchy primary flushed right away), unbound, AES-CFB decrypt+encrypt,
+   * continueSession. Started on first use, kept for the connection, started again when it is gone
+   * (flushed, TPM reset, or dropped after a response that failed its checks); flushed by close().
+   * Use it for an entity with `session.authorizing(authValue)`.
+   */
+  secureSession(): Promise<HmacSession> {
+    if (this.closed) return Promise.reject(new TPMUsageError('TPM_CLOSED', 'The TPM connection is closed; open it again.'));
+    const s = this.secure;
+    if (s && this.tracker.live.has(s.handle)) return Promise.resolve(s);
+    this.secure = undefined;
+    // Outside any withTransient scope: the session belongs to the connection, not to the block.
+    this.secureStarting ??= this.tracker.scopes.exit(() => startSecureSession(this, this.secureOpts))
+      .then((n) => { this.secure = n; return n; })
+      .finally(() => { this.secureStarting = undefined; });
+    return this.secureStarting;
+  }
+
+  /** Handle of the secure session while this connection holds one (it is one of liveHandles()). */
+  get secureSessionHandle(): number | undefined {
+    const s = this.secure;
+    return s && this.tracker.live.has(s.handle) ? s.handle : undefined;
+  }
+
+  private async dropSecure(s: HmacSession, flush: boolean): Promise<void> {
+    if (this.secure === s) this.secure = undefined;
+    if (!this.tracker.live.has(s.handle)) return;
+    if (flush && !this.closed) await this.flushContext(s.handle).catch(() => this.tracker.gone(s.handle));
+    else this.tracker.gone(s.handle);
+  }
+
+  /** Whether authorization `a` goes through the secure session (see the header comment). */
+  private wantsSecure(a: Authorization | undefined, secure: boolean | undefined, always: boolean): boolean {
+    if (a !== undefined && !isPassword(a)) return false; // an explicit session
+    if (secure !== undefined) return secure;
+    return always || bytes(a).length > 0;
+  }
+
+  /**
+   * Runs a command whose authorization number `slot` (a password or nothing) is given to the
+   * secure session when wantsSecure says so; otherwise runs it as it is.
+   */
+  private async authed<P extends StructS<any>, R extends StructS<any>>(def: CommandDef<P, R>, req: ExecuteRequest<P>, o: { slot?: number; always?: boolean; secure?: boolean | undefined } = {}): Promise<ExecuteResult<R>> {
+    const slot = o.slot ?? 0;
+    const given = req.auth ?? [];
+    const a = given[slot];
+    if (!this.wantsSecure(a, o.secure, o.always ?? false)) return this.execute(def, req);
+    // Only one session of a command may encrypt each way; an explicit session that does keeps it.
+    let taken = 0;
+    given.forEach((x, i) => { if (i !== slot && x !== undefined && !isPassword(x)) taken |= x.attributes; });
+    taken &= TPMA_SESSION.decrypt | TPMA_SESSION.encrypt;
+    for (let attempt = 0; ; attempt++) {
+      const s = await this.secureSession();
+      const auth = [...given];
+      while (auth.length <= slot) auth.push(undefined);
+      auth[slot] = s.authorizing(bytes(a as string | Uint8Array | undefined), { attributes: s.attributes & ~taken });
+      try {
+        return await this.execute(def, { ...req, auth });
+      } catch (e) {
+        const v = secureSessionVerdict(e, slot);
+        if (v === 'keep') throw e;
+        await this.dropSecure(s, v === 'drop');
+        if (v === 'retry' && attempt === 0) continue;
+        throw e;
+      }
+    }
   }
 
   private async readName(h: number): Promise<Uint8Array> {
@@ -465,16 +594,16 @@ export class TPM {
   /** TPM2_PCR_Extend with one digest per bank ({hashAlg, digest}). */
   async pcrExtend(pcr: number, digests: TPMLDigestValues | readonly TPMTHA[], opts: { auth?: Authorization } = {}): Promise<void> {
     if (!Number.isInteger(pcr) || pcr < 0 || pcr > 0xffffff) throw usage(`PCR index ${pcr} is not valid.`);
-    await this.execute(C.PCR_Extend, { handles: [pcr], params: { digests: [...digests] }, auth: [opts.auth] });
+    await this.authed(C.PCR_Extend, { handles: [pcr], params: { digests: [...digests] }, auth: [opts.auth] });
   }
 
   /** TPM2_PCR_Event: the TPM hashes eventData into every bank and returns the digests. */
   async pcrEvent(pcr: number, eventData: Uint8Array, opts: { auth?: Authorization } = {}): Promise<TPMLDigestValues> {
-    return (await this.execute(C.PCR_Event, { handles: [pcr], params: { eventData }, auth: [opts.auth] })).params.digests;
+    return (await this.authed(C.PCR_Event, { handles: [pcr], params: { eventData }, auth: [opts.auth] })).params.digests;
   }
 
   async pcrReset(pcr: number, opts: { auth?: Authorization } = {}): Promise<void> {
-    await this.execute(C.PCR_Reset, { handles: [pcr], params: {}, auth: [opts.auth] });
+    await this.authed(C.PCR_Reset, { handles: [pcr], params: {}, auth: [opts.auth] });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -484,19 +613,23 @@ export class TPM {
     if (!Number.isInteger(nvIndex) || handleType(nvIndex) !== TPM_HT.NV_INDEX) throw usage(`${hex32(nvIndex)} is not an NV index handle (0x01xxxxxx).`);
   }
 
-  /** TPM2_NV_DefineSpace. opts.auth is the new index's authValue; authorization is for the owner/platform hierarchy. */
-  async nvDefineSpace(pub: NVDefine, opts: { auth?: Uint8Array | string; authHandle?: number; authorization?: Authorization } = {}): Promise<void> {
+  /**
+   * TPM2_NV_DefineSpace. opts.auth is the new index's authValue; authorization is for the
+   * owner/platform hierarchy. Runs through the secure session by default: the new authValue travels
+   * encrypted and the index's attributes cannot be changed in transit.
+   */
+  async nvDefineSpace(pub: NVDefine, opts: { auth?: Uint8Array | string; authHandle?: number; authorization?: Authorization; secure?: boolean } = {}): Promise<void> {
     this.checkNV(pub.nvIndex);
-    await this.execute(C.NV_DefineSpace, {
+    await this.authed(C.NV_DefineSpace, {
       handles: [opts.authHandle ?? TPM_RH.OWNER],
       params: { auth: bytes(opts.auth), publicInfo: { nvIndex: pub.nvIndex, nameAlg: pub.nameAlg ?? TPM_ALG.SHA256, attributes: pub.attributes, authPolicy: pub.authPolicy ?? EMPTY, dataSize: pub.dataSize } },
       auth: [opts.authorization],
-    });
+    }, { always: true, secure: opts.secure });
   }
 
   async nvUndefineSpace(nvIndex: number, opts: NVAuthOptions = {}): Promise<void> {
     this.checkNV(nvIndex);
-    await this.execute(C.NV_UndefineSpace, { handles: [opts.authHandle ?? TPM_RH.OWNER, nvIndex], params: {}, auth: [opts.authorization] });
+    await this.authed(C.NV_UndefineSpace, { handles: [opts.authHandle ?? TPM_RH.OWNER, nvIndex], params: {}, auth: [opts.authorization] }, { secure: opts.secure });
   }
 
   async nvReadPublic(nvIndex: number): Promise<{ nvPublic: TPMSNVPublic; nvName: Buffer }> {
@@ -525,7 +658,10 @@ export class TPM {
     return Math.max(1, Math.min(m ?? 512, 2048));
   }
 
-  /** Reads an NV index (whole index by default), in chunks of TPM_PT_NV_BUFFER_MAX. */
+  /**
+   * Reads an NV index (whole index by default), in chunks of TPM_PT_NV_BUFFER_MAX. With a
+   * non-empty password or `secure: true` the data comes back encrypted and its integrity checked.
+   */
   async nvRead(nvIndex: number, opts: NVAuthOptions & { size?: number; offset?: number } = {}): Promise<Buffer> {
     const { nvPublic } = await this.nvReadPublic(nvIndex);
     const offset = opts.offset ?? 0;
@@ -538,7 +674,7 @@ export class TPM {
     const parts: Buffer[] = [];
     for (let done = 0; done < size;) {
       const n = Math.min(chunk, size - done);
-      const r = await this.execute(C.NV_Read, { handles: [authHandle, nvIndex], params: { size: n, offset: offset + done }, auth: [opts.authorization] });
+      const r = await this.authed(C.NV_Read, { handles: [authHandle, nvIndex], params: { size: n, offset: offset + done }, auth: [opts.authorization] }, { secure: opts.secure });
       if (r.params.data.length !== n) throw malformedError(`NV_Read returned ${r.params.data.length} bytes for a ${n}-byte request`);
       parts.push(Buffer.from(r.params.data));
       done += n;
@@ -546,7 +682,7 @@ export class TPM {
     return Buffer.concat(parts, size);
   }
 
-  /** Writes data at offset, in chunks of TPM_PT_NV_BUFFER_MAX. */
+  /** Writes data at offset, in chunks of TPM_PT_NV_BUFFER_MAX; through the secure session unless `secure: false` or an explicit session. */
   async nvWrite(nvIndex: number, data: Uint8Array, opts: NVAuthOptions & { offset?: number } = {}): Promise<void> {
     this.checkNV(nvIndex);
     const offset = opts.offset ?? 0;
@@ -554,12 +690,12 @@ export class TPM {
     if (authHandle === undefined) authHandle = this.nvAuthHandle((await this.nvReadPublic(nvIndex)).nvPublic, true);
     const chunk = await this.nvChunk();
     if (data.length === 0) {
-      await this.execute(C.NV_Write, { handles: [authHandle, nvIndex], params: { data, offset }, auth: [opts.authorization] });
+      await this.authed(C.NV_Write, { handles: [authHandle, nvIndex], params: { data, offset }, auth: [opts.authorization] }, { always: true, secure: opts.secure });
       return;
     }
     for (let done = 0; done < data.length;) {
       const n = Math.min(chunk, data.length - done);
-      await this.execute(C.NV_Write, { handles: [authHandle, nvIndex], params: { data: data.subarray(done, done + n), offset: offset + done }, auth: [opts.authorization] });
+      await this.authed(C.NV_Write, { handles: [authHandle, nvIndex], params: { data: data.subarray(done, done + n), offset: offset + done }, auth: [opts.authorization] }, { always: true, secure: opts.secure });
       done += n;
     }
   }
@@ -567,7 +703,8 @@ export class TPM {
   private async nvSimple(def: typeof C.NV_WriteLock | typeof C.NV_Increment | typeof C.NV_ReadLock, nvIndex: number, write: boolean, opts: NVAuthOptions): Promise<void> {
     this.checkNV(nvIndex);
     const authHandle = opts.authHandle ?? this.nvAuthHandle((await this.nvReadPublic(nvIndex)).nvPublic, write);
-    await this.execute(def, { handles: [authHandle, nvIndex], params: {}, auth: [opts.authorization] });
+    // Writes (lock, increment) always: the HMACs stop a fake "done" for a counter or lock.
+    await this.authed(def, { handles: [authHandle, nvIndex], params: {}, auth: [opts.authorization] }, { always: write, secure: opts.secure });
   }
 
   /** TPM2_NV_WriteLock: no more writes until the index attributes allow (WRITEDEFINE: forever; WRITE_STCLEAR: until restart). */
@@ -593,7 +730,7 @@ export class TPM {
   async nvExtend(nvIndex: number, data: Uint8Array, opts: NVAuthOptions = {}): Promise<void> {
     this.checkNV(nvIndex);
     const authHandle = opts.authHandle ?? this.nvAuthHandle((await this.nvReadPublic(nvIndex)).nvPublic, true);
-    await this.execute(C.NV_Extend, { handles: [authHandle, nvIndex], params: { data }, auth: [opts.authorization] });
+    await this.authed(C.NV_Extend, { handles: [authHandle, nvIndex], params: { data }, auth: [opts.authorization] }, { always: true, secure: opts.secure });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -610,18 +747,18 @@ export class TPM {
 
   /** TPM2_CreatePrimary under a hierarchy (TPM_RH.OWNER / ENDORSEMENT / PLATFORM / NULL). The handle is transient: flush it or use withTransient. */
   async createPrimary(hierarchy: number, template: TPMTPublic, opts: CreateOptions = {}): Promise<CreatePrimaryResult> {
-    const r = await this.execute(C.CreatePrimary, { handles: [hierarchy], params: this.createParams(template, opts), auth: [opts.auth] });
+    const r = await this.authed(C.CreatePrimary, { handles: [hierarchy], params: this.createParams(template, opts), auth: [opts.auth] }, { always: hasSensitive(opts), secure: opts.secure });
     return { handle: r.handle!, outPublic: r.params.outPublic, name: Buffer.from(r.params.name), creationData: r.params.creationData, creationHash: Buffer.from(r.params.creationHash), creationTicket: r.params.creationTicket };
   }
 
   /** TPM2_Create: a new object under a loaded parent; load it with load(). */
   async create(parent: number, template: TPMTPublic, opts: CreateOptions = {}): Promise<{ outPrivate: Buffer; outPublic: TPMTPublic; creationData: TPMSCreationData; creationHash: Buffer; creationTicket: TPMTTKCreation }> {
-    const r = await this.execute(C.Create, { handles: [parent], params: this.createParams(template, opts), auth: [opts.auth] });
+    const r = await this.authed(C.Create, { handles: [parent], params: this.createParams(template, opts), auth: [opts.auth] }, { always: hasSensitive(opts), secure: opts.secure });
     return { outPrivate: Buffer.from(r.params.outPrivate), outPublic: r.params.outPublic, creationData: r.params.creationData, creationHash: Buffer.from(r.params.creationHash), creationTicket: r.params.creationTicket };
   }
 
   async load(parent: number, inPrivate: Uint8Array, inPublic: TPMTPublic, opts: { auth?: Authorization } = {}): Promise<{ handle: number; name: Buffer }> {
-    const r = await this.execute(C.Load, { handles: [parent], params: { inPrivate, inPublic }, auth: [opts.auth] });
+    const r = await this.authed(C.Load, { handles: [parent], params: { inPrivate, inPublic }, auth: [opts.auth] });
     return { handle: r.handle!, name: Buffer.from(r.params.name) };
   }
 
@@ -641,7 +778,7 @@ export class TPM {
    * persistent objectHandle (== persistentHandle), removes it. authHandle: TPM_RH.OWNER or PLATFORM.
    */
   async evictControl(authHandle: number, objectHandle: number, persistentHandle: number, opts: { auth?: Authorization } = {}): Promise<void> {
-    await this.execute(C.EvictControl, { handles: [authHandle, objectHandle], params: { persistentHandle }, auth: [opts.auth] });
+    await this.authed(C.EvictControl, { handles: [authHandle, objectHandle], params: { persistentHandle }, auth: [opts.auth] });
   }
 
   async flushContext(handle: number): Promise<void> {
@@ -656,8 +793,9 @@ export class TPM {
     return (await this.execute(C.ContextLoad, { params: { context } })).handle!;
   }
 
-  async unseal(handle: number, opts: { auth?: Authorization } = {}): Promise<Buffer> {
-    return Buffer.from((await this.execute(C.Unseal, { handles: [handle], params: {}, auth: [opts.auth] })).params.outData);
+  /** TPM2_Unseal; the sealed data comes back encrypted through the secure session unless `secure: false` or an explicit session. */
+  async unseal(handle: number, opts: { auth?: Authorization; secure?: boolean } = {}): Promise<Buffer> {
+    return Buffer.from((await this.authed(C.Unseal, { handles: [handle], params: {}, auth: [opts.auth] }, { always: true, secure: opts.secure })).params.outData);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -680,7 +818,7 @@ export class TPM {
   }
 
   async policySecret(authHandle: number, policySession: number, opts: { auth?: Authorization; nonceTPM?: Uint8Array; cpHashA?: Uint8Array; policyRef?: Uint8Array; expiration?: number } = {}): Promise<{ timeout: Buffer; policyTicket: TPMTTKAuth }> {
-    const r = await this.execute(C.PolicySecret, {
+    const r = await this.authed(C.PolicySecret, {
       handles: [authHandle, policySession],
       params: { nonceTPM: opts.nonceTPM ?? EMPTY, cpHashA: opts.cpHashA ?? EMPTY, policyRef: opts.policyRef ?? EMPTY, expiration: opts.expiration ?? 0 },
       auth: [opts.auth],
@@ -725,9 +863,14 @@ export class TPM {
     return { credentialBlob: Buffer.from(r.params.credentialBlob), secret: Buffer.from(r.params.secret) };
   }
 
-  /** TPM2_ActivateCredential: activateHandle is the key the credential was made for (AK), keyHandle the decrypting key (EK). */
-  async activateCredential(activateHandle: number, keyHandle: number, credentialBlob: Uint8Array, secret: Uint8Array, opts: { activateAuth?: Authorization; keyAuth?: Authorization } = {}): Promise<Buffer> {
-    const r = await this.execute(C.ActivateCredential, { handles: [activateHandle, keyHandle], params: { credentialBlob, secret }, auth: [opts.activateAuth, opts.keyAuth] });
+  /**
+   * TPM2_ActivateCredential: activateHandle is the key the credential was made for (AK), keyHandle
+   * the decrypting key (EK, authorized by its policy session in keyAuth). The AK side goes through
+   * the secure session unless activateAuth is a session (or `secure: false`), so the recovered
+   * credential comes back encrypted and HMAC-checked.
+   */
+  async activateCredential(activateHandle: number, keyHandle: number, credentialBlob: Uint8Array, secret: Uint8Array, opts: { activateAuth?: Authorization; keyAuth?: Authorization; secure?: boolean } = {}): Promise<Buffer> {
+    const r = await this.authed(C.ActivateCredential, { handles: [activateHandle, keyHandle], params: { credentialBlob, secret }, auth: [opts.activateAuth, opts.keyAuth] }, { always: true, secure: opts.secure });
     return Buffer.from(r.params.certInfo);
   }
 
@@ -737,30 +880,33 @@ export class TPM {
 
   /** TPM2_Quote over the selected PCRs, with qualifyingData (the nonce). */
   async quote(signHandle: number, qualifyingData: Uint8Array, pcrs: TPMLPCRSelection | readonly PCRBankSelection[], opts: { scheme?: TPMTSigScheme; auth?: Authorization } = {}): Promise<AttestResult> {
-    const r = await this.execute(C.Quote, { handles: [signHandle], params: { qualifyingData, inScheme: opts.scheme ?? NULL_SCHEME, PCRselect: toSelection(pcrs) }, auth: [opts.auth] });
+    const r = await this.authed(C.Quote, { handles: [signHandle], params: { qualifyingData, inScheme: opts.scheme ?? NULL_SCHEME, PCRselect: toSelection(pcrs) }, auth: [opts.auth] });
     return this.attestResult(r.params.quoted, r.params.signature);
   }
 
   /** TPM2_Certify: signHandle (e.g. the AK) certifies that objectHandle is loaded in this TPM. */
   async certify(objectHandle: number, signHandle: number, qualifyingData: Uint8Array, opts: { scheme?: TPMTSigScheme; objectAuth?: Authorization; signAuth?: Authorization } = {}): Promise<AttestResult> {
-    const r = await this.execute(C.Certify, { handles: [objectHandle, signHandle], params: { qualifyingData, inScheme: opts.scheme ?? NULL_SCHEME }, auth: [opts.objectAuth, opts.signAuth] });
+    // A non-empty password goes through the secure session (one per command: the object's first).
+    const slot = isPassword(opts.objectAuth) && bytes(opts.objectAuth).length > 0 ? 0 : 1;
+    const r = await this.authed(C.Certify, { handles: [objectHandle, signHandle], params: { qualifyingData, inScheme: opts.scheme ?? NULL_SCHEME }, auth: [opts.objectAuth, opts.signAuth] }, { slot });
     return this.attestResult(r.params.certifyInfo, r.params.signature);
   }
 
   async certifyCreation(signHandle: number, objectHandle: number, qualifyingData: Uint8Array, creationHash: Uint8Array, creationTicket: TPMTTKCreation, opts: { scheme?: TPMTSigScheme; auth?: Authorization } = {}): Promise<AttestResult> {
-    const r = await this.execute(C.CertifyCreation, { handles: [signHandle, objectHandle], params: { qualifyingData, creationHash, inScheme: opts.scheme ?? NULL_SCHEME, creationTicket }, auth: [opts.auth] });
+    const r = await this.authed(C.CertifyCreation, { handles: [signHandle, objectHandle], params: { qualifyingData, creationHash, inScheme: opts.scheme ?? NULL_SCHEME, creationTicket }, auth: [opts.auth] });
     return this.attestResult(r.params.certifyInfo, r.params.signature);
   }
 
   /** TPM2_GetTime: a signed TPMS_TIME_ATTEST_INFO (privacy admin = endorsement hierarchy). */
   async getTime(signHandle: number, qualifyingData: Uint8Array, opts: { scheme?: TPMTSigScheme; privacyAuth?: Authorization; signAuth?: Authorization } = {}): Promise<AttestResult> {
-    const r = await this.execute(C.GetTime, { handles: [TPM_RH.ENDORSEMENT, signHandle], params: { qualifyingData, inScheme: opts.scheme ?? NULL_SCHEME }, auth: [opts.privacyAuth, opts.signAuth] });
+    const slot = isPassword(opts.privacyAuth) && bytes(opts.privacyAuth).length > 0 ? 0 : 1;
+    const r = await this.authed(C.GetTime, { handles: [TPM_RH.ENDORSEMENT, signHandle], params: { qualifyingData, inScheme: opts.scheme ?? NULL_SCHEME }, auth: [opts.privacyAuth, opts.signAuth] }, { slot });
     return this.attestResult(r.params.timeInfo, r.params.signature);
   }
 
   /** TPM2_Sign over a digest. Restricted keys need the validation ticket from hash()/sequenceComplete(). */
   async sign(keyHandle: number, digest: Uint8Array, opts: { scheme?: TPMTSigScheme; validation?: TPMTTKHashcheck; auth?: Authorization } = {}): Promise<TPMTSignature> {
-    const r = await this.execute(C.Sign, { handles: [keyHandle], params: { digest, inScheme: opts.scheme ?? NULL_SCHEME, validation: opts.validation ?? NULL_HASHCHECK }, auth: [opts.auth] });
+    const r = await this.authed(C.Sign, { handles: [keyHandle], params: { digest, inScheme: opts.scheme ?? NULL_SCHEME, validation: opts.validation ?? NULL_HASHCHECK }, auth: [opts.auth] });
     return r.params.signature;
   }
 
@@ -782,11 +928,11 @@ export class TPM {
   }
 
   async sequenceUpdate(sequenceHandle: number, buffer: Uint8Array, opts: { auth?: Authorization } = {}): Promise<void> {
-    await this.execute(C.SequenceUpdate, { handles: [sequenceHandle], params: { buffer }, auth: [opts.auth] });
+    await this.authed(C.SequenceUpdate, { handles: [sequenceHandle], params: { buffer }, auth: [opts.auth] });
   }
 
   async sequenceComplete(sequenceHandle: number, buffer: Uint8Array = EMPTY, hierarchy: number = TPM_RH.NULL, opts: { auth?: Authorization } = {}): Promise<{ result: Buffer; validation: TPMTTKHashcheck }> {
-    const r = await this.execute(C.SequenceComplete, { handles: [sequenceHandle], params: { buffer, hierarchy }, auth: [opts.auth] });
+    const r = await this.authed(C.SequenceComplete, { handles: [sequenceHandle], params: { buffer, hierarchy }, auth: [opts.auth] });
     return { result: Buffer.from(r.params.result), validation: r.params.validation };
   }
 
@@ -803,7 +949,7 @@ export class TPM {
   }
 
   async dictionaryAttackLockReset(opts: { auth?: Authorization } = {}): Promise<void> {
-    await this.execute(C.DictionaryAttackLockReset, { handles: [TPM_RH.LOCKOUT], params: {}, auth: [opts.auth] });
+    await this.authed(C.DictionaryAttackLockReset, { handles: [TPM_RH.LOCKOUT], params: {}, auth: [opts.auth] });
   }
 }
 

@@ -2,6 +2,7 @@
 // padding), TPM warnings that must be retried, a TPM that hangs (timeout) and one that dies in the
 // middle of a command. Every one must end in a typed error, never a hang or a crash, and a
 // connection whose framing stayed intact must keep working.
+// Always a private swtpm (never TOLLGATE_TEST_SWTPM): these tests freeze and kill it.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';

@@ -5,7 +5,8 @@
 // fails the test. The PRNG is seeded so a failure can be replayed.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSwtpm, type Swtpm } from '../swtpm.ts';
+import type { Swtpm } from '../swtpm.ts';
+import { hardwareSwtpm } from './shared-swtpm.ts';
 import {
   TPM, openTPM, TollgateError, commands, decodeResponse, decodeAttest, Executor, HandleTracker, PasswordSession,
   TPM_ALG, TPM_CAP, TPM_HT, TPM_RH, TPM_PT, TPMA_NV, TPM_SE,
@@ -29,7 +30,7 @@ describe('response decoder fuzz', () => {
   const captures: Capture[] = [];
 
   before(async () => {
-    sw = await startSwtpm();
+    sw = await hardwareSwtpm();
     tpm = await openTPM(sw.uri, {
       wrapTransport: (inner) => ({
         uri: inner.uri,

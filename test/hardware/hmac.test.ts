@@ -4,7 +4,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startSwtpm, type Swtpm } from '../swtpm.ts';
+import type { Swtpm } from '../swtpm.ts';
+import { hardwareSwtpm } from './shared-swtpm.ts';
 import {
   TPM, openTPM, HmacSession, PolicySession, TPMError, TPMResponseAuthError, TPM_RH, TPM_HT, TPM_CC, TPMA_NV, TPMA_OBJECT,
   makeCredential, tpmPublicKey, policySecret as swPolicySecret, type Transport, type SendOptions,
@@ -52,7 +53,7 @@ describe('HMAC sessions', () => {
   const PASSWORD = 'nv index password';
 
   before(async () => {
-    sw = await startSwtpm();
+    sw = await hardwareSwtpm();
     tpm = await openTPM(sw.uri, { wrapTransport: (t) => (wire = new Wire(t)) });
     await tpm.nvDefineSpace({ nvIndex: NV, dataSize: 64, attributes: TPMA_NV.AUTHWRITE | TPMA_NV.AUTHREAD | TPMA_NV.NO_DA }, { auth: PASSWORD });
   });
@@ -83,7 +84,9 @@ describe('HMAC sessions', () => {
       assert.deepEqual(await tpm.nvRead(NV, { authorization: s }), secret);
       assert.ok((await tpm.handles(TPM_HT.LOADED_SESSION)).includes(s.handle));
     });
-    assert.deepEqual(await tpm.handles(TPM_HT.LOADED_SESSION), []);
+    // Only the connection's own secure session (used by nvDefineSpace in before()) is left.
+    assert.ok(tpm.secureSessionHandle !== undefined);
+    assert.deepEqual(await tpm.handles(TPM_HT.LOADED_SESSION), [tpm.secureSessionHandle]);
   });
 
   it('a response altered in transit (one flipped bit) fails its HMAC check', async () => {
@@ -121,7 +124,7 @@ describe('policy sessions', () => {
   let tpm: TPM;
 
   before(async () => {
-    sw = await startSwtpm();
+    sw = await hardwareSwtpm();
     tpm = await openTPM(sw.uri);
   });
   after(async () => {
@@ -156,7 +159,12 @@ describe('policy sessions', () => {
       assert.ok(!tpm.liveHandles().includes(ps.handle));
       assert.ok(!(await tpm.handles(TPM_HT.LOADED_SESSION)).includes(ps.handle));
     });
-    assert.deepEqual(await tpm.handles(TPM_HT.LOADED_SESSION), []);
+    // ActivateCredential's AK side went through the connection's secure session, which stays for
+    // the connection; nothing else is left, and close() flushes that one too.
+    assert.deepEqual(await tpm.handles(TPM_HT.LOADED_SESSION), [tpm.secureSessionHandle]);
     assert.deepEqual(await tpm.handles(TPM_HT.TRANSIENT), []);
+    await tpm.close();
+    tpm = await openTPM(sw.uri);
+    assert.deepEqual(await tpm.handles(TPM_HT.LOADED_SESSION), []);
   });
 });
