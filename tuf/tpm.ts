@@ -1,6 +1,6 @@
 // Adapts hardware/'s TPM to the few operations the TUF anchor and time floor need. Writes use
 // owner authorization (our indices are OWNERWRITE; owner auth from TOLLGATE_OWNER_AUTH, empty by
-// default), reads use the index itself (AUTHREAD, empty index auth).
+// default), reads use the index itself (AUTHREAD, empty index auth) through the secure session.
 import { TPM_RH, TPMError, type TPM } from '../hardware/index.ts';
 import type { DeviceTPM } from './client.ts';
 
@@ -26,7 +26,9 @@ export function deviceTPM(tpm: TPM, opts: { ownerAuth?: string } = {}): DeviceTP
       await tpm.nvDefineSpace({ nvIndex: index, dataSize: size, attributes }, { authorization: ownerAuth });
     },
     async nvRead(index, size) {
-      return tpm.nvRead(index, { size, offset: 0, authHandle: index, authorization: '' });
+      // Through the salted session: its response HMAC means nobody on the bus can hand us a lower
+      // rollback floor or another root digest than the TPM holds.
+      return tpm.nvRead(index, { size, offset: 0, authHandle: index, authorization: '', secure: true });
     },
     async nvWrite(index, data) {
       await tpm.nvWrite(index, data, write);
