@@ -370,15 +370,8 @@ export function nvType(attributes: number): number {
   return (attributes >>> 4) & 0xf;
 }
 
-/** TPMA_SESSION bits. */
-export const TPMA_SESSION = {
-  continueSession: 0x01,
-  auditExclusive: 0x02,
-  auditReset: 0x04,
-  decrypt: 0x20,
-  encrypt: 0x40,
-  audit: 0x80,
-} as const;
+/** TPMA_SESSION bits: one definition, in hardware/crypto (which depends on nothing here). */
+export { TPMA_SESSION } from './crypto/session.ts';
 
 /** TPMA_ALGORITHM bits (in TPMS_ALG_PROPERTY). */
 export const TPMA_ALGORITHM = {

@@ -6,10 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { TPM_ALG, TPM_SE, TPMA_SESSION, digestSize } from './constants.ts';
 import {
   sessionKey as deriveSessionKey, sessionHmacKey, commandHmac, responseHmac, checkResponseHmac, parameterKeyMaterial,
-  encryptCommandParameter, decryptResponseParameter, encryptSalt, hashAlgFromId, curveFromTpmId,
+  encryptCommandParameter, decryptResponseParameter, encryptSalt, hashAlgFromId, curveFromTpmId, objectName,
   type HashAlg, type TpmPublicKey, type ParamSymmetric, type ParamSession,
 } from './crypto/index.ts';
-import { objectName } from './crypto/index.ts';
 import { marshal } from './marshal.ts';
 import type { AuthSession, CommandAuth, CommandAuthContext, ResponseAuthContext } from './session.ts';
 import { TPMResponseAuthError, TPMUsageError } from './tpmerrors.ts';
@@ -47,53 +46,70 @@ export interface HmacSessionOptions {
   auth?: Uint8Array | string;
 }
 
-export class HmacSession implements AuthSession {
+export interface PolicySessionOptions {
+  authHash?: number;
+  /** A trial session only computes a policy digest; it cannot authorize. */
+  trial?: boolean;
+  saltKey?: { handle: number; public: TPMTPublic };
+  /** AES key size for parameter encryption (CFB); default none. */
+  aesBits?: 128 | 192 | 256 | null;
+  /** Keep the session after the command it authorizes (default true); false lets the TPM flush it. */
+  continueSession?: boolean;
+}
+
+/**
+ * A policy session used as an authorization (Part 1 §19.7). Run the policy commands on it first
+ * (e.g. tpm.policySecret(TPM_RH.ENDORSEMENT, session.handle, { nonceTPM: session.nonceTPM })),
+ * then pass it as the authorization of the entity whose authPolicy that satisfies. Set
+ * `policyAuthValue` / `policyPassword` (and `auth`) when the policy used PolicyAuthValue /
+ * PolicyPassword.
+ */
+/** What StartAuthSession gave us, plus the session key derived from it. */
+interface StartedSession {
+  handle: number;
+  hashAlg: HashAlg;
+  sessionKey: Uint8Array;
+  symmetric: ParamSymmetric | null;
+  nonceCaller: Uint8Array;
+  nonceTPM: Uint8Array;
+}
+
+/** StartAuthSession (optionally salted to a loaded key) and the session key (§19.6.8) for both session kinds. */
+async function startSession(tpm: TPM, sessionType: number, opts: { authHash?: number; saltKey?: { handle: number; public: TPMTPublic } }, bits: 128 | 192 | 256 | null): Promise<StartedSession> {
+  const authHash = opts.authHash ?? TPM_ALG.SHA256;
+  const hashAlg = hashAlgFromId(authHash);
+  if (!hashAlg) throw new TPMUsageError('TPM_BAD_ARGUMENT', `Session hash 0x${authHash.toString(16)} is not supported.`);
+  let salt: Uint8Array = new Uint8Array(0);
+  let encryptedSalt: Uint8Array = new Uint8Array(0);
+  if (opts.saltKey) ({ salt, encryptedSalt } = encryptSalt(tpmPublicKey(opts.saltKey.public)));
+  const nonceCaller = randomBytes(digestSize(authHash)!);
+  const s = await tpm.startAuthSession({
+    sessionType, authHash, nonceCaller, encryptedSalt, ...(opts.saltKey ? { tpmKey: opts.saltKey.handle } : {}),
+    symmetric: bits ? { algorithm: TPM_ALG.AES, keyBits: bits, mode: TPM_ALG.CFB } : { algorithm: TPM_ALG.NULL, keyBits: null, mode: null },
+  });
+  const sessionKey = deriveSessionKey(hashAlg, new Uint8Array(0), salt, s.nonceTPM, nonceCaller);
+  return { handle: s.handle, hashAlg, sessionKey, symmetric: bits ? { alg: 'aes', bits } : null, nonceCaller, nonceTPM: s.nonceTPM };
+}
+
+/** Session state and arithmetic shared by HMAC and policy sessions: nonces, parameter encryption, HMACs. */
+abstract class SessionState {
   readonly handle: number;
   readonly needsNames = true;
-  /** authValue of the entity this session authorizes in the next command. */
-  auth: Uint8Array;
-  /** The key the session was salted to (undefined: unsalted). */
-  readonly saltedTo: { handle: number; name: Buffer } | undefined;
-  private readonly hashAlg: HashAlg;
-  private readonly sessionKey: Uint8Array;
-  private readonly symmetric: ParamSymmetric | null;
-  private readonly attrs: number;
-  private nonceCaller: Uint8Array;
-  private nonceTPMValue: Uint8Array;
+  protected readonly hashAlg: HashAlg;
+  protected readonly sessionKey: Uint8Array;
+  protected readonly symmetric: ParamSymmetric | null;
+  protected readonly attrs: number;
+  protected nonceCaller: Uint8Array;
+  protected nonceTPMValue: Uint8Array;
 
-  private constructor(handle: number, hashAlg: HashAlg, sessionKey: Uint8Array, symmetric: ParamSymmetric | null, attrs: number, nonceCaller: Uint8Array, nonceTPM: Uint8Array, auth: Uint8Array, saltedTo: { handle: number; name: Buffer } | undefined) {
-    this.handle = handle;
-    this.hashAlg = hashAlg;
-    this.sessionKey = sessionKey;
-    this.symmetric = symmetric;
+  protected constructor(s: StartedSession, attrs: number) {
+    this.handle = s.handle;
+    this.hashAlg = s.hashAlg;
+    this.sessionKey = s.sessionKey;
+    this.symmetric = s.symmetric;
     this.attrs = attrs;
-    this.nonceCaller = nonceCaller;
-    this.nonceTPMValue = nonceTPM;
-    this.auth = auth;
-    this.saltedTo = saltedTo;
-  }
-
-  /** Starts the session on the TPM (flush it with tpm.flushContext, or create it inside withTransient). */
-  static async start(tpm: TPM, opts: HmacSessionOptions = {}): Promise<HmacSession> {
-    const authHash = opts.authHash ?? TPM_ALG.SHA256;
-    const hashAlg = hashAlgFromId(authHash);
-    if (!hashAlg) throw new TPMUsageError('TPM_BAD_ARGUMENT', `Session hash 0x${authHash.toString(16)} is not supported.`);
-    const bits = opts.aesBits === undefined ? 128 : opts.aesBits;
-    let salt: Uint8Array = new Uint8Array(0);
-    let encryptedSalt: Uint8Array = new Uint8Array(0);
-    if (opts.saltKey) ({ salt, encryptedSalt } = encryptSalt(tpmPublicKey(opts.saltKey.public)));
-    const nonceCaller = randomBytes(digestSize(authHash)!);
-    const s = await tpm.startAuthSession({
-      sessionType: TPM_SE.HMAC, authHash, nonceCaller, encryptedSalt, ...(opts.saltKey ? { tpmKey: opts.saltKey.handle } : {}),
-      symmetric: bits ? { algorithm: TPM_ALG.AES, keyBits: bits, mode: TPM_ALG.CFB } : { algorithm: TPM_ALG.NULL, keyBits: null, mode: null },
-    });
-    const key = deriveSessionKey(hashAlg, new Uint8Array(0), salt, s.nonceTPM, nonceCaller);
-    const attrs = TPMA_SESSION.continueSession
-      | (bits && (opts.decrypt ?? true) ? TPMA_SESSION.decrypt : 0)
-      | (bits && (opts.encrypt ?? true) ? TPMA_SESSION.encrypt : 0);
-    const auth = typeof opts.auth === 'string' ? Buffer.from(opts.auth, 'utf8') : opts.auth ?? new Uint8Array(0);
-    const saltedTo = opts.saltKey ? { handle: opts.saltKey.handle, name: Buffer.from(objectName(marshal(TPMTPublicSchema, opts.saltKey.public))) } : undefined;
-    return new HmacSession(s.handle, hashAlg, key, bits ? { alg: 'aes', bits } : null, attrs, nonceCaller, s.nonceTPM, auth, saltedTo);
+    this.nonceCaller = s.nonceCaller;
+    this.nonceTPMValue = s.nonceTPM;
   }
 
   get attributes(): number {
@@ -106,6 +122,53 @@ export class HmacSession implements AuthSession {
 
   begin(): void {
     this.nonceCaller = randomBytes(this.nonceCaller.length);
+  }
+
+  protected paramSession(authHandle: number | undefined, auth: Uint8Array): ParamSession {
+    // The authValue joins the key material only when this session authorizes an entity.
+    const keyMaterial = parameterKeyMaterial(this.sessionKey, authHandle !== undefined ? auth : undefined);
+    return { hashAlg: this.hashAlg, keyMaterial, symmetric: this.symmetric!, nonceCaller: this.nonceCaller, nonceTPM: this.nonceTPMValue };
+  }
+
+  protected commandHmacWith(ctx: CommandAuthContext, hmacKey: Uint8Array): Uint8Array {
+    return commandHmac(this.hashAlg, hmacKey, ctx.cpHash(TPM_ALG_ID[this.hashAlg]), this.nonceCaller, this.nonceTPMValue, ctx.sessionAttributes, ctx.nonceDecrypt, ctx.nonceEncrypt);
+  }
+
+  /** Takes the response's new nonceTPM, then throws TPMResponseAuthError unless its HMAC verifies. */
+  protected checkResponseHmacWith(ctx: ResponseAuthContext, r: TPMSAuthResponse, hmacKey: Uint8Array): void {
+    const expected = responseHmac(this.hashAlg, hmacKey, ctx.rpHash(TPM_ALG_ID[this.hashAlg]), r.nonce, this.nonceCaller, r.sessionAttributes);
+    try {
+      checkResponseHmac(expected, r.hmac);
+    } catch (e) {
+      throw new TPMResponseAuthError('The TPM response failed its HMAC check: it was altered between the TPM and tollgate. Nothing from it was used; retry, and suspect the TPM connection if it persists.', { cause: e });
+    }
+  }
+}
+
+const TPM_ALG_ID: Record<HashAlg, number> = { sha1: TPM_ALG.SHA1, sha256: TPM_ALG.SHA256, sha384: TPM_ALG.SHA384, sha512: TPM_ALG.SHA512 };
+
+export class HmacSession extends SessionState implements AuthSession {
+  /** authValue of the entity this session authorizes in the next command. */
+  auth: Uint8Array;
+  /** The key the session was salted to (undefined: unsalted). */
+  readonly saltedTo: { handle: number; name: Buffer } | undefined;
+
+  private constructor(s: StartedSession, attrs: number, auth: Uint8Array, saltedTo: { handle: number; name: Buffer } | undefined) {
+    super(s, attrs);
+    this.auth = auth;
+    this.saltedTo = saltedTo;
+  }
+
+  /** Starts the session on the TPM (flush it with tpm.flushContext, or create it inside withTransient). */
+  static async start(tpm: TPM, opts: HmacSessionOptions = {}): Promise<HmacSession> {
+    const bits = opts.aesBits === undefined ? 128 : opts.aesBits;
+    const s = await startSession(tpm, TPM_SE.HMAC, opts, bits);
+    const attrs = TPMA_SESSION.continueSession
+      | (bits && (opts.decrypt ?? true) ? TPMA_SESSION.decrypt : 0)
+      | (bits && (opts.encrypt ?? true) ? TPMA_SESSION.encrypt : 0);
+    const auth = typeof opts.auth === 'string' ? Buffer.from(opts.auth, 'utf8') : opts.auth ?? new Uint8Array(0);
+    const saltedTo = opts.saltKey ? { handle: opts.saltKey.handle, name: Buffer.from(objectName(marshal(TPMTPublicSchema, opts.saltKey.public))) } : undefined;
+    return new HmacSession(s, attrs, auth, saltedTo);
   }
 
   /**
@@ -136,12 +199,6 @@ export class HmacSession implements AuthSession {
     };
   }
 
-  private paramSession(authHandle: number | undefined, auth: Uint8Array): ParamSession {
-    // The authValue joins the key material only when this session authorizes an entity.
-    const keyMaterial = parameterKeyMaterial(this.sessionKey, authHandle !== undefined ? auth : undefined);
-    return { hashAlg: this.hashAlg, keyMaterial, symmetric: this.symmetric!, nonceCaller: this.nonceCaller, nonceTPM: this.nonceTPMValue };
-  }
-
   private encryptWith(data: Uint8Array, authHandle: number | undefined, auth: Uint8Array): Uint8Array {
     return encryptCommandParameter(this.paramSession(authHandle, auth), data);
   }
@@ -159,7 +216,7 @@ export class HmacSession implements AuthSession {
   }
 
   private commandAuthWith(ctx: CommandAuthContext, auth: Uint8Array): CommandAuth {
-    const hmac = commandHmac(this.hashAlg, this.hmacKey(ctx.authHandle, auth), ctx.cpHash(TPM_ALG_ID[this.hashAlg]), this.nonceCaller, this.nonceTPMValue, ctx.sessionAttributes, ctx.nonceDecrypt, ctx.nonceEncrypt);
+    const hmac = this.commandHmacWith(ctx, this.hmacKey(ctx.authHandle, auth));
     return { nonce: this.nonceCaller, sessionAttributes: ctx.sessionAttributes, hmac };
   }
 
@@ -170,12 +227,7 @@ export class HmacSession implements AuthSession {
   private verifyResponseWith(ctx: ResponseAuthContext, r: TPMSAuthResponse, auth: Uint8Array, attrs: number): void {
     // The TPM has moved to the new nonce whether or not the response survived the trip.
     this.nonceTPMValue = r.nonce;
-    const expected = responseHmac(this.hashAlg, this.hmacKey(ctx.authHandle, auth), ctx.rpHash(TPM_ALG_ID[this.hashAlg]), r.nonce, this.nonceCaller, r.sessionAttributes);
-    try {
-      checkResponseHmac(expected, r.hmac);
-    } catch (e) {
-      throw new TPMResponseAuthError('The TPM response failed its HMAC check: it was altered between the TPM and tollgate. Nothing from it was used; retry, and suspect the TPM connection if it persists.', { cause: e });
-    }
+    this.checkResponseHmacWith(ctx, r, this.hmacKey(ctx.authHandle, auth));
     if ((r.sessionAttributes & TPMA_SESSION.continueSession) !== (attrs & TPMA_SESSION.continueSession)) {
       throw new TPMResponseAuthError('The TPM response changed the session\'s continueSession attribute.');
     }
@@ -190,19 +242,6 @@ export class HmacSession implements AuthSession {
   }
 }
 
-const TPM_ALG_ID: Record<HashAlg, number> = { sha1: TPM_ALG.SHA1, sha256: TPM_ALG.SHA256, sha384: TPM_ALG.SHA384, sha512: TPM_ALG.SHA512 };
-
-export interface PolicySessionOptions {
-  authHash?: number;
-  /** A trial session only computes a policy digest; it cannot authorize. */
-  trial?: boolean;
-  saltKey?: { handle: number; public: TPMTPublic };
-  /** AES key size for parameter encryption (CFB); default none. */
-  aesBits?: 128 | 192 | 256 | null;
-  /** Keep the session after the command it authorizes (default true); false lets the TPM flush it. */
-  continueSession?: boolean;
-}
-
 /**
  * A policy session used as an authorization (Part 1 §19.7). Run the policy commands on it first
  * (e.g. tpm.policySecret(TPM_RH.ENDORSEMENT, session.handle, { nonceTPM: session.nonceTPM })),
@@ -210,80 +249,37 @@ export interface PolicySessionOptions {
  * `policyAuthValue` / `policyPassword` (and `auth`) when the policy used PolicyAuthValue /
  * PolicyPassword.
  */
-export class PolicySession implements AuthSession {
-  readonly handle: number;
-  readonly needsNames = true;
+export class PolicySession extends SessionState implements AuthSession {
   auth: Uint8Array = new Uint8Array(0);
   policyAuthValue = false;
   policyPassword = false;
-  private readonly hashAlg: HashAlg;
-  private readonly sessionKey: Uint8Array;
-  private readonly symmetric: ParamSymmetric | null;
-  private readonly attrs: number;
-  private nonceCaller: Uint8Array;
-  private nonceTPMValue: Uint8Array;
 
-  private constructor(handle: number, hashAlg: HashAlg, sessionKey: Uint8Array, symmetric: ParamSymmetric | null, attrs: number, nonceCaller: Uint8Array, nonceTPM: Uint8Array) {
-    this.handle = handle;
-    this.hashAlg = hashAlg;
-    this.sessionKey = sessionKey;
-    this.symmetric = symmetric;
-    this.attrs = attrs;
-    this.nonceCaller = nonceCaller;
-    this.nonceTPMValue = nonceTPM;
+  private constructor(s: StartedSession, attrs: number) {
+    super(s, attrs);
   }
 
   static async start(tpm: TPM, opts: PolicySessionOptions = {}): Promise<PolicySession> {
-    const authHash = opts.authHash ?? TPM_ALG.SHA256;
-    const hashAlg = hashAlgFromId(authHash);
-    if (!hashAlg) throw new TPMUsageError('TPM_BAD_ARGUMENT', `Session hash 0x${authHash.toString(16)} is not supported.`);
     const bits = opts.aesBits ?? null;
-    let salt: Uint8Array = new Uint8Array(0);
-    let encryptedSalt: Uint8Array = new Uint8Array(0);
-    if (opts.saltKey) ({ salt, encryptedSalt } = encryptSalt(tpmPublicKey(opts.saltKey.public)));
-    const nonceCaller = randomBytes(digestSize(authHash)!);
-    const s = await tpm.startAuthSession({
-      sessionType: opts.trial ? TPM_SE.TRIAL : TPM_SE.POLICY, authHash, nonceCaller, encryptedSalt, ...(opts.saltKey ? { tpmKey: opts.saltKey.handle } : {}),
-      symmetric: bits ? { algorithm: TPM_ALG.AES, keyBits: bits, mode: TPM_ALG.CFB } : { algorithm: TPM_ALG.NULL, keyBits: null, mode: null },
-    });
-    const key = deriveSessionKey(hashAlg, new Uint8Array(0), salt, s.nonceTPM, nonceCaller);
+    const s = await startSession(tpm, opts.trial ? TPM_SE.TRIAL : TPM_SE.POLICY, opts, bits);
     const attrs = (opts.continueSession === false ? 0 : TPMA_SESSION.continueSession) | (bits ? TPMA_SESSION.decrypt | TPMA_SESSION.encrypt : 0);
-    return new PolicySession(s.handle, hashAlg, key, bits ? { alg: 'aes', bits } : null, attrs, nonceCaller, s.nonceTPM);
-  }
-
-  get attributes(): number {
-    return this.attrs;
-  }
-
-  get nonceTPM(): Uint8Array {
-    return this.nonceTPMValue;
-  }
-
-  begin(): void {
-    this.nonceCaller = randomBytes(this.nonceCaller.length);
+    return new PolicySession(s, attrs);
   }
 
   private hmacKey(authHandle: number | undefined): Uint8Array {
     return sessionHmacKey({ sessionKey: this.sessionKey, sessionType: 'policy', policyAuthValue: this.policyAuthValue, ...(authHandle !== undefined ? { authValue: this.auth } : {}) });
   }
 
-  private paramSession(authHandle: number | undefined): ParamSession {
-    const keyMaterial = parameterKeyMaterial(this.sessionKey, authHandle !== undefined ? this.auth : undefined);
-    return { hashAlg: this.hashAlg, keyMaterial, symmetric: this.symmetric!, nonceCaller: this.nonceCaller, nonceTPM: this.nonceTPMValue };
-  }
-
   encryptParameter(data: Uint8Array, authHandle: number | undefined): Uint8Array {
-    return encryptCommandParameter(this.paramSession(authHandle), data);
+    return encryptCommandParameter(this.paramSession(authHandle, this.auth), data);
   }
 
   decryptParameter(data: Uint8Array, authHandle: number | undefined): Uint8Array {
-    return decryptResponseParameter(this.paramSession(authHandle), data);
+    return decryptResponseParameter(this.paramSession(authHandle, this.auth), data);
   }
 
   commandAuth(ctx: CommandAuthContext): CommandAuth {
     // After PolicyPassword the authValue travels in clear, as with a password session.
-    const hmac = this.policyPassword ? this.auth
-      : commandHmac(this.hashAlg, this.hmacKey(ctx.authHandle), ctx.cpHash(TPM_ALG_ID[this.hashAlg]), this.nonceCaller, this.nonceTPMValue, ctx.sessionAttributes, ctx.nonceDecrypt, ctx.nonceEncrypt);
+    const hmac = this.policyPassword ? this.auth : this.commandHmacWith(ctx, this.hmacKey(ctx.authHandle));
     return { nonce: this.nonceCaller, sessionAttributes: ctx.sessionAttributes, hmac };
   }
 
@@ -293,11 +289,6 @@ export class PolicySession implements AuthSession {
       if (r.hmac.length !== 0) throw new TPMResponseAuthError('The TPM answered a PolicyPassword session with an HMAC; the response was altered or the TPM is faulty.');
       return;
     }
-    const expected = responseHmac(this.hashAlg, this.hmacKey(ctx.authHandle), ctx.rpHash(TPM_ALG_ID[this.hashAlg]), r.nonce, this.nonceCaller, r.sessionAttributes);
-    try {
-      checkResponseHmac(expected, r.hmac);
-    } catch (e) {
-      throw new TPMResponseAuthError('The TPM response failed its HMAC check: it was altered between the TPM and tollgate. Nothing from it was used; retry, and suspect the TPM connection if it persists.', { cause: e });
-    }
+    this.checkResponseHmacWith(ctx, r, this.hmacKey(ctx.authHandle));
   }
 }

@@ -1,8 +1,8 @@
 // `tollgate tpm info | provision | quote | verify-quote`. (--tpm and --json are global options of
 // the dispatcher.) All TPM and format logic lives in hardware/; this module parses flags, opens
 // the TPM, writes files durably and formats results.
-import { open, mkdir, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { CommandContext, CommandSpec } from '../command.ts';
 import {
   TollgateError, openTPM, resolveTPMURI, TPM_ALG, TPM_HT, TPM_PT, hex32, selectedPCRs,
@@ -11,6 +11,7 @@ import {
   readEKCertificates, parseCABundle, verifyEKCertChain, ekCertMatches, KEY_ROLE_NAMES, publicPem,
   type TPM, type TPMSQuoteInfo, type EKCertificate,
 } from '../../hardware/index.ts';
+import { writeFileAtomic } from '../../tuf/index.ts';
 
 /** A mistake in how a tpm command was invoked (exit 2). */
 class TpmCommandError extends TollgateError {
@@ -53,43 +54,15 @@ async function readInput(ctx: CommandContext, option: string, path: string): Pro
   }
 }
 
-/** Writes a file durably: temp file, fsync, rename, fsync the directory. */
-async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fh = await open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
-}
-
 async function writeFiles(ctx: CommandContext, dirOpt: string, files: Record<string, Uint8Array | string>): Promise<Record<string, string>> {
   const dir = resolve(ctx.cwd, dirOpt);
   try {
-    await mkdir(dir, { recursive: true });
+    // writeFileAtomic creates the directory and makes each file durable (temp, fsync, rename, fsync dir).
     const out: Record<string, string> = {};
     for (const [name, data] of Object.entries(files)) {
-      await writeFileAtomic(join(dir, name), data);
+      writeFileAtomic(join(dir, name), data);
       out[name] = join(dir, name);
     }
-    await syncDir(dir);
     return out;
   } catch (e) {
     if (e instanceof TollgateError) throw e;

@@ -2,10 +2,11 @@
 // 1 deny, 2 usage. The checks themselves live in attest/; this file only turns flags into
 // expectations and the result into output.
 import { existsSync } from 'node:fs';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { TollgateError } from '../../hardware/index.ts';
 import { keyFingerprint, makeVerificationKey, parseDigestRef, verifyArtifact, type Check, type IdentityPolicy, type VerificationKey, type VerifyResult } from '../../attest/index.ts';
+import { writeFileAtomic } from '../../tuf/index.ts';
 import type { CommandContext, CommandSpec } from '../command.ts';
 import { VERSION } from '../version.ts';
 
@@ -68,30 +69,6 @@ function workflowInputs(values: Values): Record<string, string> | undefined {
     out[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return Object.keys(out).length ? out : undefined;
-}
-
-/** Writes a file durably: temp file, fsync, rename, fsync the directory. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fh = await open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
 }
 
 const MARK: Record<Check['status'], string> = { passed: 'PASS', failed: 'FAIL', 'not-applicable': 'n/a ' };
@@ -158,7 +135,7 @@ const verify: CommandSpec = {
       verifierVersion: { tollgate: VERSION },
     });
     const out = one(values['vsa-out']);
-    if (out !== undefined) await writeFileAtomic(abs(out), JSON.stringify(result.vsaEnvelope ?? result.vsa, null, 2) + '\n');
+    if (out !== undefined) writeFileAtomic(abs(out), JSON.stringify(result.vsaEnvelope ?? result.vsa, null, 2) + '\n');
     ctx.result({ decision: result.decision, artifact: result.artifactDigests, checks: result.checks, vsa: result.vsa }, renderResult(result));
     return result.decision === 'allow' ? 0 : 1;
   },

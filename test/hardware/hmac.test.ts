@@ -8,42 +8,10 @@ import type { Swtpm } from '../swtpm.ts';
 import { hardwareSwtpm } from './shared-swtpm.ts';
 import {
   TPM, openTPM, HmacSession, PolicySession, TPMError, TPMResponseAuthError, TPM_RH, TPM_HT, TPM_CC, TPMA_NV, TPMA_OBJECT,
-  makeCredential, tpmPublicKey, policySecret as swPolicySecret, type Transport, type SendOptions,
+  makeCredential, tpmPublicKey, policySecret as swPolicySecret,
 } from '../../hardware/index.ts';
 import { eccStorage, eccSigning } from './templates.ts';
-
-/** Records the traffic and can flip one bit of the next response. */
-class Wire implements Transport {
-  readonly inner: Transport;
-  readonly uri: string;
-  sent: Buffer[] = [];
-  received: Buffer[] = [];
-  /** Alters the response to the next command with this command code. */
-  flipNext: { cc: number; fn: (r: Buffer) => void } | undefined;
-  powerOn?: () => Promise<void>;
-
-  constructor(inner: Transport) {
-    this.inner = inner;
-    this.uri = inner.uri;
-    if (inner.powerOn) this.powerOn = () => inner.powerOn!();
-  }
-
-  async send(cmd: Uint8Array, opts?: SendOptions): Promise<Buffer> {
-    this.sent.push(Buffer.from(cmd));
-    const r = await this.inner.send(cmd, opts);
-    const f = this.flipNext;
-    if (f && Buffer.from(cmd).readUInt32BE(6) === f.cc) {
-      this.flipNext = undefined;
-      f.fn(r);
-    }
-    this.received.push(Buffer.from(r));
-    return r;
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
+import { Wire } from './wire.ts';
 
 describe('HMAC sessions', () => {
   let sw: Swtpm;
@@ -69,13 +37,12 @@ describe('HMAC sessions', () => {
       const srk = await tpm.createPrimary(TPM_RH.OWNER, eccStorage());
       const s = await HmacSession.start(tpm, { saltKey: { handle: srk.handle, public: srk.outPublic }, auth: PASSWORD });
       const secret = randomBytes(64);
-      wire.sent = [];
-      wire.received = [];
+      wire.log = [];
       await tpm.nvWrite(NV, secret, { authorization: s });
       const back = await tpm.nvRead(NV, { authorization: s });
       assert.deepEqual(back, secret);
-      for (const b of [...wire.sent, ...wire.received]) assert.equal(b.indexOf(secret.subarray(0, 16)), -1, 'secret bytes seen on the wire');
-      assert.equal(wire.sent.some((b) => b.includes(Buffer.from(PASSWORD))), false, 'the password itself never travels');
+      for (const b of [...wire.sentBytes(), ...wire.receivedBytes()]) assert.equal(b.indexOf(secret.subarray(0, 16)), -1, 'secret bytes seen on the wire');
+      assert.equal(wire.sentBytes().some((b) => b.includes(Buffer.from(PASSWORD))), false, 'the password itself never travels');
       // The session keeps working across commands (nonces stay in step), and a wrong password is refused.
       assert.deepEqual(await tpm.nvRead(NV, { authorization: s }), secret);
       s.auth = Buffer.from('wrong');
@@ -97,10 +64,10 @@ describe('HMAC sessions', () => {
       await tpm.nvWrite(NV, secret, { authorization: s });
       // NV_Read response: header(10) parameterSize(4) size(2) data(64) then the authorization area.
       for (const at of [20, 40, 75]) { // inside the (encrypted) data
-        wire.flipNext = { cc: TPM_CC.NV_Read, fn: (r) => { r[at]! ^= 0x04; } };
+        wire.alterResponse = { cc: TPM_CC.NV_Read, fn: (r) => { r[at]! ^= 0x04; } };
         await assert.rejects(tpm.nvRead(NV, { authorization: s }), (e: unknown) => e instanceof TPMResponseAuthError && e.code === 'TPM_RESPONSE_AUTH_FAILED');
       }
-      wire.flipNext = { cc: TPM_CC.NV_Read, fn: (r) => { r[r.length - 1]! ^= 0x80; } }; // in the response HMAC itself
+      wire.alterResponse = { cc: TPM_CC.NV_Read, fn: (r) => { r[r.length - 1]! ^= 0x80; } }; // in the response HMAC itself
       await assert.rejects(tpm.nvRead(NV, { authorization: s }), TPMResponseAuthError);
       // An unaltered response still verifies: the session stayed in step.
       assert.deepEqual(await tpm.nvRead(NV, { authorization: s }), secret);

@@ -3,11 +3,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
-import { tool, withTPM, assertNothingTransient } from './helpers.ts';
+import { tool, endSuite } from './helpers.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'agent', 'main.ts');
 let sw: Swtpm;
@@ -18,14 +18,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tollgate-tpmcli-'));
 });
 
-after(async () => {
-  try {
-    if (sw) await withTPM(sw, assertNothingTransient);
-  } finally {
-    await sw?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }
-});
+after(() => endSuite(sw, dir));
 
 interface Run { code: number | null; stdout: string; stderr: string; json: any }
 

@@ -4,7 +4,7 @@
 //   PolicySecret(endorsement), AK through a salted HMAC session with parameter encryption).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +12,7 @@ import { TollgateError, PolicySession, tpmPublicKey, crypto, type TPMTPublic } f
 import { provision, activateAKCredential, AK_HANDLE, PERSISTENT_HANDLES } from '../../hardware/provision.ts';
 import { encodePublicFile } from '../../hardware/tpm2tools.ts';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
-import { withTPM, tool, mustTool, flushToolLeftovers, assertNothingTransient } from './helpers.ts';
+import { withTPM, tool, mustTool, flushToolLeftovers, assertNothingTransient, endSuite } from './helpers.ts';
 
 let sw: Swtpm;
 let dir: string;
@@ -31,14 +31,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  try {
-    if (sw) await withTPM(sw, assertNothingTransient);
-  } finally {
-    await sw?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }
-});
+after(() => endSuite(sw, dir));
 
 /** tpm2_activatecredential with the EK policy session tpm2-tools needs. */
 function toolsActivate(ekHandle: number, credFile: string, out: string): { status: number | null; stderr: string } {

@@ -1,6 +1,7 @@
 // Shared bits of the test/tpm suites: running tpm2-tools against a test swtpm, opening our TPM
 // for a block of work (swtpm serves one client at a time), and checking nothing transient is left.
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { openTPM, TPM_HT, hex32, type TPM } from '../../hardware/index.ts';
 import type { Swtpm } from '../swtpm.ts';
@@ -43,6 +44,30 @@ export async function assertNothingTransient(tpm: TPM): Promise<void> {
   const left = [...await tpm.handles(TPM_HT.TRANSIENT), ...await tpm.handles(TPM_HT.LOADED_SESSION), ...await tpm.handles(TPM_HT.SAVED_SESSION)]
     .filter((h) => h !== own);
   assert.deepEqual(left.map(hex32), [], 'transient objects or sessions left in the TPM');
+}
+
+/** A suite's after hook when each test opens its own connection: checks through a fresh
+ * connection that nothing transient is left, then stops the swtpm and removes the suite's dir. */
+export async function endSuite(sw: Swtpm | undefined, dir: string | undefined): Promise<void> {
+  try {
+    if (sw) await withTPM(sw, assertNothingTransient);
+  } finally {
+    await sw?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A suite's after hook when the suite holds one connection open: checks that nothing transient
+ * is left, closes it, then stops the swtpm. */
+export async function closeSuite(sw: Swtpm | undefined, tpm: TPM | undefined): Promise<void> {
+  try {
+    if (tpm) {
+      await assertNothingTransient(tpm);
+      await tpm.close();
+    }
+  } finally {
+    await sw?.stop();
+  }
 }
 
 /** Every single-bit flip of `b`. */

@@ -3,7 +3,7 @@
 // templates giving the EKs tpm2_createek makes. Our connection is closed whenever a tool runs.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TPM_ALG } from '../../hardware/index.ts';
@@ -12,7 +12,7 @@ import { quote, verifyQuote, QuoteError } from '../../hardware/quote.ts';
 import { parsePCRList, encodeSerializedPCRs, parseSerializedPCRs, parseAttestFile, parsePublicFile, formatPCRList } from '../../hardware/tpm2tools.ts';
 import { publicName, publicPem } from '../../hardware/keys.ts';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
-import { withTPM, tool, mustTool, flushToolLeftovers, assertNothingTransient } from './helpers.ts';
+import { withTPM, tool, mustTool, flushToolLeftovers, endSuite } from './helpers.ts';
 
 let sw: Swtpm;
 let dir: string;
@@ -27,14 +27,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  try {
-    if (sw) await withTPM(sw, assertNothingTransient);
-  } finally {
-    await sw?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }
-});
+after(() => endSuite(sw, dir));
 
 describe('interop with tpm2-tools', () => {
   it('our EK templates give the EKs tpm2_createek makes (RSA-2048 and ECC P-256)', (t) => {

@@ -14,7 +14,7 @@ import { deviceKeyTemplate, akTemplate, ekRSATemplate, publicKeyOf } from '../..
 import { quote } from '../../hardware/quote.ts';
 import { parsePCRList } from '../../hardware/tpm2tools.ts';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
-import { assertNothingTransient, bitFlips } from './helpers.ts';
+import { bitFlips, closeSuite } from './helpers.ts';
 
 let sw: Swtpm;
 let tpm: TPM;
@@ -24,16 +24,7 @@ before(async () => {
   tpm = await openTPM(sw.uri);
 });
 
-after(async () => {
-  try {
-    if (tpm) {
-      await assertNothingTransient(tpm);
-      await tpm.close();
-    }
-  } finally {
-    await sw?.stop();
-  }
-});
+after(() => closeSuite(sw, tpm));
 
 function names(r: Awaited<ReturnType<typeof provision>>): Record<string, string> {
   return Object.fromEntries(r.keys.map((k) => [k.role, k.name.toString('hex')]));

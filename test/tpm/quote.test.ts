@@ -9,7 +9,7 @@ import { quote, verifyQuote, maxNonce, QuoteError, type QuoteResult } from '../.
 import { parsePCRList, encodeSerializedPCRs, parseSerializedPCRs } from '../../hardware/tpm2tools.ts';
 import { publicKeyOf } from '../../hardware/keys.ts';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
-import { assertNothingTransient, bitFlips } from './helpers.ts';
+import { bitFlips, closeSuite } from './helpers.ts';
 
 let sw: Swtpm;
 let tpm: TPM;
@@ -24,16 +24,7 @@ before(async () => {
   deviceKey = publicKeyOf(r.deviceKey.public);
 });
 
-after(async () => {
-  try {
-    if (tpm) {
-      await assertNothingTransient(tpm);
-      await tpm.close();
-    }
-  } finally {
-    await sw?.stop();
-  }
-});
+after(() => closeSuite(sw, tpm));
 
 const SEL = 'sha256:0,1,2,3,4,5,6,7,16+sha1:0,16';
 
