@@ -1,18 +1,21 @@
 // `npm run demo`: a guided run of tollgate against a private software TPM. It prints numbered
 // steps in plain words, runs each tollgate command as a child process (`node agent/main.ts`, or
 // the built binary with `--binary`) with TOLLGATE_TPM pointing at the swtpm, and always stops the
-// swtpm and removes its state at the end.
+// swtpm and the loopback TUF server and removes their state at the end. Commands run
+// asynchronously: the TUF server lives in this process and must keep answering.
 //
 // This is a developer script, not part of the binary (esbuild bundles agent/main.ts only), which
 // is why it may reuse the test harness's swtpm launcher and system-package installer from test/.
 // Product code must never import from test/.
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureSystemPackages } from '../test/system.ts';
 import { startSwtpm, type Swtpm } from '../test/swtpm.ts';
+import { startTufServer } from '../test/fixtures/tuf/index.ts';
+import { gateRepo, OSV_TARGET, POLICY_TARGET } from '../test/fixtures/gate/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -23,11 +26,15 @@ export interface DemoContext {
   /** A scratch directory for this run, removed at the end. */
   work: string;
   /** Runs `tollgate ARGS` against the demo TPM, shows the command and its output, and returns it. */
-  tollgate(args: string[], opts?: { expect?: number; quiet?: boolean }): RunResult;
+  tollgate(args: string[], opts?: { expect?: number; quiet?: boolean }): Promise<RunResult>;
   /** Runs another program (e.g. tpm2_checkquote) the same way; TPM2TOOLS_TCTI points at the swtpm. */
-  exec(cmd: string, args: string[], opts?: { expect?: number; quiet?: boolean }): RunResult;
+  exec(cmd: string, args: string[], opts?: { expect?: number; quiet?: boolean }): Promise<RunResult>;
   /** Prints an explanation line under the current step. */
   say(text: string): void;
+  /** Registers something to stop at the end, success or not (servers). */
+  onCleanup(fn: () => Promise<void> | void): void;
+  /** Values steps hand to later steps (e.g. the repository URL). */
+  shared: Record<string, string>;
 }
 
 export interface DemoStep {
@@ -46,42 +53,111 @@ const PCRS = 'sha256:0,1,2,3,4,5,6,7,16';
 // Paths are relative to the demo's scratch directory, the working directory of every command.
 const QUOTE_FILES = ['ak.pub.pem', 'quote.msg', 'quote.sig', 'quote.pcrs'].map((f) => `quote/${f}`) as [string, string, string, string];
 
+const hasGate = () => hasCommand('tuf')() && existsSync(join(ROOT, 'agent', 'gate.ts'));
+const GOOD = 'widget-2.0.0.tar';
+const OLD = 'widget-1.9.0.tar';
+
 export const steps: DemoStep[] = [
   {
     title: 'Ask the TPM what it is: manufacturer, firmware, PCR banks, EK certificates',
     available: hasCommand('tpm'),
-    run(d) {
-      d.tollgate(['tpm', 'info']);
+    async run(d) {
+      await d.tollgate(['tpm', 'info']);
     },
   },
   {
     title: 'Provision the keys tollgate needs: endorsement key, storage key, attestation key (AK), device key',
     available: hasCommand('tpm'),
-    run(d) {
+    async run(d) {
       d.say('The AK signs quotes; it is a restricted key, so it only signs data the TPM itself produced.');
-      d.tollgate(['tpm', 'provision']);
+      await d.tollgate(['tpm', 'provision']);
       d.say('Running it again creates nothing (no [created] marks): provisioning is idempotent.');
-      d.tollgate(['tpm', 'provision']);
+      await d.tollgate(['tpm', 'provision']);
+    },
+  },
+  {
+    title: 'Publish a small TUF repository (two releases, their evidence, a policy, a vulnerability database) and serve it on 127.0.0.1',
+    available: hasGate,
+    async run(d) {
+      const g = await gateRepo();
+      await g.addArtifact(GOOD, Buffer.from('widget 2.0.0: the current release\n'));
+      await g.addArtifact(OLD, Buffer.from('widget 1.9.0: an old release\n'), { lodash: '4.17.20', sbomAs: 'intoto' });
+      g.repo.commit();
+      const dir = join(d.work, 'repository');
+      g.repo.publish(dir);
+      const server = await startTufServer(dir);
+      d.onCleanup(() => server.close());
+      writeFileSync(join(d.work, 'root.json'), g.repo.rootBytes());
+      d.shared.repo = server.url;
+      d.shared.rootSha256 = createHash('sha256').update(g.repo.rootBytes()).digest('hex');
+      d.say(`Written to ${dir} and served at ${server.url}. Its targets, all listed in signed TUF metadata:`);
+      const rows: Array<[string, string]> = [
+        [`${GOOD}, ${OLD}`, "two releases; each one's TUF custom metadata names its evidence files"],
+        ['<release>.provenance.json', 'SLSA provenance: who built it, from which source (DSSE, signed by the release key)'],
+        [`${GOOD}.cdx.json`, 'its CycloneDX SBOM: lodash 4.17.21, MIT licence'],
+        [`${OLD}.sbom.intoto.json`, 'its SBOM as a signed in-toto statement: lodash 4.17.20'],
+        [POLICY_TARGET, 'the policy: release key, builder, source repo and branch, licences, at most "medium"'],
+        [OSV_TARGET, 'an OSV vulnerability database: lodash before 4.17.21 is critical'],
+      ];
+      const w = Math.max(...rows.map(([a]) => a.length));
+      for (const [a, b] of rows) d.say(`  ${a.padEnd(w)}  ${b}`);
+    },
+  },
+  {
+    title: "Pin the repository's root of trust: tollgate init writes its digest into a write-locked TPM NV index",
+    available: hasGate,
+    async run(d) {
+      await d.tollgate(['init', '--repo', d.shared.repo!, '--root', 'root.json', '--root-sha256', d.shared.rootSha256!, '--state', 'state']);
+      d.say('From now on a root.json swapped on disk no longer matches the digest the TPM holds, and is refused.');
+    },
+  },
+  {
+    title: 'Fetch the signed metadata: tollgate update raises the TPM rollback floor to the new versions',
+    available: hasGate,
+    async run(d) {
+      await d.tollgate(['update', '--state', 'state']);
+      d.say('Metadata older than this floor is refused later, even if someone restores an old copy of the state directory.');
+    },
+  },
+  {
+    title: `Install the current release: tollgate fetch ${GOOD} downloads it and its evidence, and checks everything before installing`,
+    available: hasGate,
+    async run(d) {
+      await d.tollgate(['fetch', GOOD, '--out', `installed/${GOOD}`, '--vsa-out', `installed/${GOOD}.vsa.json`, '--state', 'state']);
+      const vsa = JSON.parse(readFileSync(join(d.work, 'installed', `${GOOD}.vsa.json`), 'utf8')) as { predicate: { verificationResult: string; policy: { uri: string } } };
+      d.say('Decision: ALLOW. TUF vouched for every file; the provenance was signed by the release key and built by the expected');
+      d.say('builder from acme/widget on main; the SBOM describes exactly these bytes, its licences are allowed, and no');
+      d.say(`component has a known vulnerability. The verification summary (SLSA VSA) says ${vsa.predicate.verificationResult}, under policy ${vsa.predicate.policy.uri}.`);
+    },
+  },
+  {
+    title: `Try the old release: its SBOM lists lodash 4.17.20, which has a critical vulnerability, so the gate denies it`,
+    available: hasGate,
+    async run(d) {
+      const r = await d.tollgate(['fetch', OLD, '--out', `installed/${OLD}`, '--state', 'state'], { expect: 1 });
+      for (const line of r.stdout.split('\n').filter((l) => l.startsWith('FAIL'))) d.say(`Why: ${line.replace(/^FAIL\s+[^:]+:\s*/, '')}`);
+      d.say(`Decision: DENY (exit code 1). installed/ holds only: ${readdirSync(join(d.work, 'installed')).sort().join(', ')}`);
+      d.say('The old release was downloaded into a private staging directory, checked, and thrown away; nothing reached installed/.');
     },
   },
   {
     title: 'Quote the PCRs: the TPM signs their current values together with a fresh random nonce',
     available: hasCommand('tpm'),
-    run(d) {
-      d.tollgate(['tpm', 'quote', '--nonce', NONCE, '--pcrs', PCRS, '--out', 'quote']);
+    async run(d) {
+      await d.tollgate(['tpm', 'quote', '--nonce', NONCE, '--pcrs', PCRS, '--out', 'quote']);
     },
   },
   {
     title: 'Verify the quote twice: with tollgate (pure TypeScript) and with tpm2-tools',
     available: hasCommand('tpm'),
-    run(d) {
+    async run(d) {
       const [ak, msg, sig, pcrs] = QUOTE_FILES;
-      d.tollgate(['tpm', 'verify-quote', '--ak', ak, '--msg', msg, '--sig', sig, '--pcrs', pcrs, '--nonce', NONCE]);
-      d.exec('tpm2_checkquote', ['-u', ak, '-m', msg, '-s', sig, '-f', pcrs, '-g', 'sha256', '-q', NONCE], { quiet: true });
+      await d.tollgate(['tpm', 'verify-quote', '--ak', ak, '--msg', msg, '--sig', sig, '--pcrs', pcrs, '--nonce', NONCE]);
+      await d.exec('tpm2_checkquote', ['-u', ak, '-m', msg, '-s', sig, '-f', pcrs, '-g', 'sha256', '-q', NONCE], { quiet: true });
       d.say('tpm2_checkquote accepted it too.');
       const other = randomBytes(16).toString('hex');
       d.say('A verifier that sent a different nonce must refuse it (this is what stops replay):');
-      d.tollgate(['tpm', 'verify-quote', '--ak', ak, '--msg', msg, '--sig', sig, '--pcrs', pcrs, '--nonce', other], { expect: 1 });
+      await d.tollgate(['tpm', 'verify-quote', '--ak', ak, '--msg', msg, '--sig', sig, '--pcrs', pcrs, '--nonce', other], { expect: 1 });
     },
   },
 ];
@@ -92,16 +168,27 @@ function indent(text: string): string {
   return text.trimEnd().split('\n').map((l) => `      ${l}`).join('\n');
 }
 
-function makeContext(tpm: Swtpm, work: string, useBinary: boolean): DemoContext {
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { env, cwd, timeout: 120_000 });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+    p.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    p.on('error', (e) => resolve({ code: -1, stdout, stderr: stderr + String(e) }));
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+function makeContext(tpm: Swtpm, work: string, useBinary: boolean, cleanups: Array<() => Promise<void> | void>): DemoContext {
   const env = { ...process.env, TOLLGATE_TPM: tpm.uri, TPM2TOOLS_TCTI: tpm.tcti };
   const show = (label: string, args: string[], r: RunResult, quiet: boolean) => {
     console.log(`    $ ${label} ${args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`)).join(' ')}`);
     if (!quiet && r.stdout.trim()) console.log(indent(r.stdout));
     if (r.stderr.trim()) console.log(indent(r.stderr));
   };
-  const exec = (label: string, cmd: string, cmdArgs: string[], shown: string[], opts: { expect?: number; quiet?: boolean } = {}) => {
-    const p = spawnSync(cmd, cmdArgs, { encoding: 'utf8', env, cwd: work, timeout: 120_000 });
-    const r: RunResult = { code: p.status ?? -1, stdout: p.stdout ?? '', stderr: p.stderr ?? (p.error ? String(p.error) : '') };
+  const exec = async (label: string, cmd: string, cmdArgs: string[], shown: string[], opts: { expect?: number; quiet?: boolean } = {}) => {
+    const r = await run(cmd, cmdArgs, env, work);
     show(label, shown, r, opts.quiet === true);
     const expect = opts.expect ?? 0;
     if (r.code !== expect) throw new StepFailed(`'${label} ${shown.join(' ')}' exited ${r.code}, expected ${expect}`);
@@ -116,6 +203,8 @@ function makeContext(tpm: Swtpm, work: string, useBinary: boolean): DemoContext 
     },
     exec(cmd, args, opts) { return exec(cmd, cmd, args, args, opts); },
     say(text) { console.log(`    ${text}`); },
+    onCleanup(fn) { cleanups.push(fn); },
+    shared: {},
   };
 }
 
@@ -131,14 +220,19 @@ async function main(): Promise<number> {
   console.log('endorsement key certificate comes from a local test CA. No real TPM is touched.');
   const tpm = await startSwtpm();
   const work = mkdtempSync(join(tmpdir(), 'tollgate-demo-'));
-  const stop = async () => { await tpm.stop(); rmSync(work, { recursive: true, force: true }); };
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const stop = async () => {
+    for (const fn of cleanups.splice(0).reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+    await tpm.stop();
+    rmSync(work, { recursive: true, force: true });
+  };
   const onSignal = () => { void stop().then(() => process.exit(130)); };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   console.log(`The software TPM listens at ${tpm.uri}; every command below gets it through TOLLGATE_TPM.\n`);
   let failed = false;
   try {
-    const d = makeContext(tpm, work, useBinary);
+    const d = makeContext(tpm, work, useBinary, cleanups);
     const ready = steps.filter((s) => s.available());
     if (ready.length === 0) console.log('No demo steps are available yet: the TPM commands are still being built.');
     let n = 0;
@@ -157,7 +251,7 @@ async function main(): Promise<number> {
     await stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    console.log('Stopped the software TPM and removed its state.');
+    console.log('Stopped the TUF server and the software TPM, and removed their state.');
   }
   return failed ? 1 : 0;
 }

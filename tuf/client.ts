@@ -209,17 +209,21 @@ export async function updateDevice(o: DeviceOptions & { bundle?: string }): Prom
 
 export interface LookupResult { target: string; length: number; hashes: Record<string, string>; custom: Record<string, unknown>; update: UpdateResult }
 
-async function lookup(s: Session, target: string): Promise<LookupResult & { info: TargetInfo }> {
-  const update = await refreshAndCommit(s);
-  let info;
+/** Finds `target` through the delegations of the refreshed metadata; undefined when none lists it. */
+async function findTarget(s: Session, target: string) {
   try {
-    info = await s.hooked.updater.getTargetInfo(target);
+    return await s.hooked.updater.getTargetInfo(target);
   } catch (e) {
     throw mapTufError(e, s.source.fetcher.lastError);
   } finally {
     // Delegated roles verified during the lookup are trusted state too.
     await s.store.commit();
   }
+}
+
+async function lookup(s: Session, target: string): Promise<LookupResult & { info: TargetInfo }> {
+  const update = await refreshAndCommit(s);
+  const info = await findTarget(s, target);
   if (!info) throw new TufError('TUF_TARGET_NOT_FOUND', `No trusted targets metadata lists ${target}.`, 'denied', { details: { target } });
   return { target: info.path, length: info.length, hashes: { ...info.hashes }, custom: info.custom, update, info };
 }
@@ -256,4 +260,64 @@ export async function fetchTargetDevice(o: DeviceOptions & { target: string; out
   } finally {
     s.source.fetcher.close();
   }
+}
+
+// ---------------------------------------------------------------- session (one refresh, many targets)
+
+export interface FoundTarget { target: string; length: number; hashes: Record<string, string>; custom: Record<string, unknown> }
+
+/**
+ * One refresh, then any number of lookups and downloads against that same trusted metadata: a
+ * target and the targets that vouch for it (evidence, policy) come from one snapshot, and the TPM
+ * floors are raised once. Downloads take only targets this session found, so the hashes always
+ * come from the trusted metadata, never from the caller.
+ */
+export interface TargetSession {
+  readonly update: UpdateResult;
+  /** Looks `target` up through the delegations; undefined when no trusted metadata lists it. */
+  find(target: string): Promise<FoundTarget | undefined>;
+  /** Streams a found target into `dest` (staging file next to it, length and hashes checked, then renamed). */
+  download(target: string, dest: string, onProgress?: (p: ProgressInfo) => void): Promise<DownloadResult>;
+  close(): void;
+}
+
+export async function openTargetSession(o: DeviceOptions & { bundle?: string }): Promise<TargetSession> {
+  const s = await openSession(o);
+  let update: UpdateResult;
+  try {
+    update = await refreshAndCommit(s);
+  } catch (e) {
+    s.source.fetcher.close();
+    throw e;
+  }
+  const found = new Map<string, TargetInfo>();
+  const consistent = s.hooked.trusted.root.signed.consistentSnapshot;
+  let closed = false;
+  const open = () => {
+    if (closed) throw new TufError('TUF_USAGE', 'This target session is closed; open a new one.', 'usage');
+  };
+  return {
+    update,
+    async find(target) {
+      open();
+      checkTargetPath(target);
+      const info = await findTarget(s, target);
+      if (!info) return undefined;
+      const t: TargetInfo = { path: info.path, length: info.length, hashes: { ...info.hashes } };
+      found.set(info.path, t);
+      return { target: info.path, length: info.length, hashes: { ...info.hashes }, custom: info.custom };
+    },
+    async download(target, dest, onProgress) {
+      open();
+      const info = found.get(target);
+      if (!info) throw new TufError('TUF_USAGE', `${target} was not looked up in this session; call find() first.`, 'usage', { details: { target } });
+      const url = targetUrl(s.source.targetsUrl, info, consistent);
+      return downloadTarget({ fetcher: s.source.fetcher, url, info, dest, ...(onProgress ? { onProgress } : {}) });
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      s.source.fetcher.close();
+    },
+  };
 }

@@ -24,7 +24,7 @@ export const commands: CommandEntry[] = [
   { path: ['tpm', 'verify-quote'], summary: "Verify a quote (ours or tpm2_quote's) against an AK public key, PCR values and a nonce; exit 0 valid, 1 not.", load: tpm },
   { path: ['init'], summary: 'Pin a TUF root in the TPM and prepare the update state', load: tuf },
   { path: ['update'], summary: 'Refresh TUF metadata and raise the TPM rollback floor', load: tuf },
-  { path: ['fetch'], summary: 'Download and verify one TUF target (streaming, hash-checked, atomic)', load: tuf },
+  { path: ['fetch'], summary: 'Download one TUF target, verify it against its evidence and the policy, and install it only if allowed', load: tuf },
   { path: ['bundle', 'create'], summary: "Pack a repository's metadata and selected targets into an offline bundle", load: tuf },
   { path: ['verify'], summary: 'Verify an artifact against signatures, provenance, SBOMs and a policy; exit 0 allow, 1 deny.', load: verify },
   { path: ['conformance', 'tuf'], summary: 'TUF conformance-suite client (init | refresh | download); no TPM', load: tuf },

@@ -1,14 +1,19 @@
 // CLI for TUF: init, update, fetch, bundle create, and the tuf-conformance client protocol.
 // (--tpm and --json are global options of the dispatcher.)
-// All logic lives in tuf/; this module parses flags, opens the TPM and formats results.
+// All TUF logic lives in tuf/ and the install gate in agent/gate.ts; this module parses flags,
+// opens the TPM and formats results.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandContext, CommandSpec, OptionSpec } from '../command.ts';
 import {
-  initDevice, updateDevice, fetchTargetDevice, createBundle, conformanceInit, conformanceRefresh, conformanceDownload,
+  initDevice, updateDevice, writeFileAtomic, createBundle, conformanceInit, conformanceRefresh, conformanceDownload,
   TufError, deviceTPM, type DeviceTPM, type UpdateResult, type ProgressInfo,
 } from '../../tuf/index.ts';
 import { openTPM, resolveTPMURI } from '../../hardware/index.ts';
+import type { Check } from '../../attest/index.ts';
+import { denyError, gateFetch, type GateResult } from '../gate.ts';
+import { checkPolicyTarget, readGateConfig, writeGateConfig } from '../gate-config.ts';
+import { DEFAULT_POLICY_TARGET } from '../gate-evidence.ts';
 
 const STATE: OptionSpec = { type: 'string', description: 'tollgate state directory (default $TOLLGATE_STATE or /var/lib/tollgate)', valueName: 'DIR' };
 const BUNDLE: OptionSpec = { type: 'string', description: 'read repository files from this offline bundle instead of the network', valueName: 'FILE' };
@@ -24,9 +29,12 @@ function need(ctx: CommandContext, name: string): string {
   return v;
 }
 
+function stateRoot(ctx: CommandContext): string {
+  return resolve(ctx.cwd, str(ctx, 'state') ?? ctx.env.TOLLGATE_STATE ?? '/var/lib/tollgate');
+}
+
 function tufStateDir(ctx: CommandContext): string {
-  const root = str(ctx, 'state') ?? ctx.env.TOLLGATE_STATE ?? '/var/lib/tollgate';
-  return join(resolve(ctx.cwd, root), 'tuf');
+  return join(stateRoot(ctx), 'tuf');
 }
 
 async function withTPM<T>(ctx: CommandContext, fn: (tpm: DeviceTPM) => Promise<T>): Promise<T> {
@@ -87,7 +95,7 @@ function progressBar(ctx: CommandContext): ((p: ProgressInfo) => void) | undefin
 const init: CommandSpec = {
   path: ['init'],
   summary: 'Pin a TUF root in the TPM and prepare the update state',
-  usage: 'tollgate init --repo URL --root FILE [--root-sha256 HEX] [--state DIR] [--tpm URI]',
+  usage: 'tollgate init --repo URL --root FILE [--root-sha256 HEX] [--policy-target NAME] [--state DIR] [--tpm URI]',
   options: {
     repo: { type: 'string', description: 'repository base URL (http, https or file; metadata/ and targets/ below it)', valueName: 'URL' },
     root: { type: 'string', description: 'the initial trusted root.json', valueName: 'FILE' },
@@ -95,6 +103,7 @@ const init: CommandSpec = {
     'metadata-url': { type: 'string', description: 'metadata base URL, when not <repo>/metadata/', valueName: 'URL' },
     'targets-url': { type: 'string', description: 'targets base URL, when not <repo>/targets/', valueName: 'URL' },
     'nv-index': { type: 'string', description: 'TPM NV index of the anchor (default 0x01500020; its counters and key epochs use the next 0x33 handles)', valueName: 'HANDLE' },
+    'policy-target': { type: 'string', description: `TUF target holding the verification policy; fetch denies everything while the repository does not list it (default: ${DEFAULT_POLICY_TARGET} when listed)`, valueName: 'NAME' },
     state: STATE,
   },
   async run(ctx) {
@@ -106,6 +115,8 @@ const init: CommandSpec = {
     const repo = str(ctx, 'repo');
     const metadataUrl = str(ctx, 'metadata-url');
     if (!repo && !metadataUrl) throw new TufError('TUF_USAGE', '--repo is required.', 'usage');
+    const policyTarget = str(ctx, 'policy-target');
+    if (policyTarget !== undefined) checkPolicyTarget(policyTarget);
     const stateDir = tufStateDir(ctx);
     const nv = str(ctx, 'nv-index');
     const anchorHandle = nv === undefined ? undefined : Number(nv);
@@ -119,10 +130,12 @@ const init: CommandSpec = {
       ...(str(ctx, 'targets-url') ? { targetsUrl: str(ctx, 'targets-url')! } : {}),
       ...(str(ctx, 'root-sha256') ? { rootSha256: str(ctx, 'root-sha256')! } : {}),
     }));
-    ctx.result(r, [
+    writeGateConfig(stateRoot(ctx), { layout: 1, policyTarget: policyTarget ?? null });
+    ctx.result({ ...r, policyTarget: policyTarget ?? null }, [
       `pinned root v${r.root.version} (sha256 ${r.root.sha256}) in TPM NV ${r.anchor.handle}${r.anchor.created ? '' : ' (already pinned)'}`,
       `state: ${r.stateDir}`,
       `metadata: ${r.metadataUrl}`,
+      policyTarget ? `policy: TUF target ${policyTarget} (required)` : `policy: ${DEFAULT_POLICY_TARGET} when the repository lists it`,
     ].join('\n'));
   },
 };
@@ -141,25 +154,63 @@ const update: CommandSpec = {
   },
 };
 
+const MARK: Record<Check['status'], string> = { passed: 'PASS', failed: 'FAIL', 'not-applicable': 'n/a ' };
+
+function gateText(r: GateResult): string {
+  const verb = r.cached ? 'already present' : 'downloaded';
+  const sums = `${r.length} bytes, ${Object.keys(r.hashes).join('+')} verified`;
+  if (!r.verified) return `${verb}: ${r.target} → ${r.path} (${sums})\n${r.note}`;
+  const head = `${r.decision === 'allow' ? verb : 'staged'}: ${r.target} (${sums} by TUF)`;
+  const lines = [head, `policy: ${r.policy?.target}${r.policy?.sha256 ? ` (sha256:${r.policy.sha256.slice(0, 16)}…)` : ' (not usable)'}`];
+  for (const c of r.checks) lines.push(`${MARK[c.status]}  ${c.id}: ${c.reason}`);
+  lines.push('', r.decision === 'allow'
+    ? `ALLOW: installed ${r.target} → ${r.path}`
+    : `DENY: ${r.checks.filter((c) => c.status === 'failed').length} check(s) failed; nothing was installed`);
+  return lines.join('\n');
+}
+
 const fetch: CommandSpec = {
   path: ['fetch'],
-  summary: 'Download and verify one TUF target (streaming, hash-checked, atomic)',
-  usage: 'tollgate fetch TARGET --out FILE [--bundle FILE] [--state DIR] [--tpm URI]',
+  summary: 'Download one TUF target, verify it against its evidence and the policy, and install it only if allowed',
+  usage: [
+    'Verification runs whenever the target\'s TUF custom metadata names evidence (custom.tollgate) or a',
+    `policy is configured (init --policy-target, or ${DEFAULT_POLICY_TARGET} listed by the repository); it cannot`,
+    'be skipped. Evidence, policy, OSV database and Sigstore trusted root are TUF targets too. The target',
+    'is staged privately and moved to --out only on allow; a deny (exit 1, POLICY_DENY) writes nothing there.',
+    'With neither evidence nor a policy, the file is checked by TUF alone and the output says so.',
+  ].join('\n'),
   positionals: [{ name: 'TARGET', required: true }],
-  options: { out: { type: 'string', description: 'where to place the verified file', valueName: 'FILE' }, bundle: BUNDLE, state: STATE },
+  options: {
+    out: { type: 'string', description: 'where to place the verified file', valueName: 'FILE' },
+    'vsa-out': { type: 'string', description: 'write the verification summary attestation (in-toto statement, allow or deny) here', valueName: 'FILE' },
+    bundle: BUNDLE,
+    state: STATE,
+  },
   async run(ctx) {
     const target = ctx.positionals[0];
     if (!target || ctx.positionals.length !== 1) throw new TufError('TUF_USAGE', 'fetch takes exactly one TARGET.', 'usage');
     const out = resolve(ctx.cwd, need(ctx, 'out'));
+    const vsaOut = str(ctx, 'vsa-out');
+    const root = stateRoot(ctx);
     const stateDir = tufStateDir(ctx);
+    const { policyTarget } = readGateConfig(root);
     const bundle = str(ctx, 'bundle');
     const now = nowOverride(ctx);
     const onProgress = progressBar(ctx);
-    const r = await withTPM(ctx, (tpm) => fetchTargetDevice({
-      stateDir, tpm, target, out, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}), ...(onProgress ? { onProgress } : {}),
+    const r = await withTPM(ctx, (tpm) => gateFetch({
+      stateDir, tpm, target, out, policyTarget, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}), ...(onProgress ? { onProgress } : {}),
     }));
+    if (vsaOut !== undefined && r.vsa) writeFileAtomic(resolve(ctx.cwd, vsaOut), JSON.stringify(r.vsa, null, 2) + '\n');
     const w = warnText(r.update);
-    ctx.result(r, `${r.cached ? 'already present' : 'downloaded'}: ${r.target} → ${r.path} (${r.length} bytes, ${Object.keys(r.hashes).join('+')} verified)${w ? '\n' + w : ''}`);
+    const text = gateText(r) + (w ? '\n' + w : '');
+    if (r.decision === 'deny') {
+      const e = denyError(r);
+      ctx.result({ ...r, error: e.toJSON() }, text);
+      ctx.info(`tollgate: ${e.code}: ${e.message}`);
+      return e.exitCode;
+    }
+    ctx.result(r, text);
+    return 0;
   },
 };
 
