@@ -4,7 +4,7 @@
 // when its inputs (bundle, Node binary, SEA config) are unchanged and dist/tollgate still has the
 // digest we recorded for it; everything else is redone every time, so the outputs are always
 // those of the current sources.
-import { build, version as esbuildVersion, type Metafile, type Plugin, type Message } from 'esbuild';
+import { build, version as esbuildVersion, type Metafile, type Message } from 'esbuild';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -57,18 +57,6 @@ function nodeVersion(bin: string): string {
   return execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim().replace(/^v/, '');
 }
 
-// cbor-x tries `require('cbor-extract')` (a native add-on) inside try/catch and falls back to pure
-// JS; the binary carries no native code, so that require resolves to a module that throws.
-const noNativeAddons: Plugin = {
-  name: 'tollgate-no-native-addons',
-  setup(b) {
-    b.onResolve({ filter: /^cbor-extract$/ }, (a) => ({ path: a.path, namespace: 'tollgate-stub' }));
-    b.onLoad({ filter: /.*/, namespace: 'tollgate-stub' }, (a) => ({
-      contents: `throw new Error(${JSON.stringify(`${a.path} (a native add-on) is not part of the tollgate binary`)});`,
-      loader: 'js',
-    }));
-  },
-};
 
 function formatMessage(m: Message): string {
   const at = m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ` : '';
@@ -93,7 +81,6 @@ async function bundle(): Promise<{ code: Uint8Array; metafile: Metafile }> {
     write: false,
     outfile: BUNDLE,
     logLevel: 'silent',
-    plugins: [noNativeAddons],
   });
   // Warnings in our own code are errors: in a CommonJS bundle `import.meta.url` is empty and a
   // computed require() finds nothing inside the binary — both break only at run time.
