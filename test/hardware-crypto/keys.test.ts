@@ -56,7 +56,11 @@ test('hostile keys and PEM give typed errors', () => {
   assert.throws(() => toKeyObject({ type: 'rsa', n: new Uint8Array(256).fill(0xff), e: 2 }), isCode('TPM_CRYPTO_INVALID_ARGUMENT'));
   assert.throws(() => toKeyObject({ type: 'rsa', n: new Uint8Array(0), e: 65537 }), isCode('TPM_CRYPTO_INVALID_ARGUMENT'));
   const pem = toPem(ec);
-  for (const bad of ['', 'not a key', pem.slice(0, 60), pem.replace(/[A-Za-z0-9]{10}\n/, 'AAAAAAAAAA\n'), '-----BEGIN PUBLIC KEY-----\n' + 'A'.repeat(70000)]) {
+  // One bit of y flipped inside the DER: the point is then off the curve.
+  const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  der[der.length - 1]! ^= 0x01;
+  const offCurve = `-----BEGIN PUBLIC KEY-----\n${der.toString('base64')}\n-----END PUBLIC KEY-----\n`;
+  for (const bad of ['', 'not a key', pem.slice(0, 60), offCurve, '-----BEGIN PUBLIC KEY-----\n' + 'A'.repeat(70000)]) {
     assert.throws(() => fromPem(bad), isCode('TPM_CRYPTO_MALFORMED'), bad.slice(0, 30));
   }
   const ed = generateKeyPairSync('ed25519').publicKey;
