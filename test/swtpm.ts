@@ -3,7 +3,7 @@
 // EK certificates), stopped by PID. Nothing here talks TPM commands: bring-up (INIT, Startup) is
 // the job of hardware/, which the tests exercise through it.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, cpSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, cpSync, rmSync, existsSync, renameSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,31 +53,45 @@ function freePortPair(): Promise<number> {
   });
 }
 
-/** Manufactured state is made once per machine-wide cache dir and copied, since swtpm_setup costs ~1 s. */
+/**
+ * Manufactured state is made once per machine-wide cache dir and copied, since swtpm_setup costs ~1 s.
+ * Test files run two at a time, so on a fresh machine two processes build it at once: each builds a
+ * complete template in a private dir next to the cache and publishes it with one rename(2), which is
+ * atomic and fails if the cache dir already exists. So the cache dir exists only ever complete, and
+ * its EK certificates always match its CA (a copy-in-place could mix two builds or be seen half-done).
+ */
 function manufacturedState(): { template: string; caDir: string } {
-  const base = join(ROOT, 'template');
+  const base = join(ROOT, 'template-v2');
   const template = join(base, 'state');
   const caDir = join(base, 'ca');
-  if (existsSync(join(template, 'tpm2-00.permall')) && existsSync(join(caDir, 'issuercert.pem'))) return { template, caDir };
-  const work = mkdtempSync(join(ROOT + '-'));
-  const wState = join(work, 'state');
-  const wCa = join(work, 'ca');
-  mkdirSync(wState, { recursive: true });
-  mkdirSync(wCa, { recursive: true });
-  writeFileSync(join(work, 'localca.conf'), [
-    `statedir = ${wCa}`, `signingkey = ${wCa}/signkey.pem`, `issuercert = ${wCa}/issuercert.pem`, `certserial = ${wCa}/certserial`, '',
-  ].join('\n'));
-  writeFileSync(join(work, 'localca.options'), '--platform-manufacturer tollgate\n--platform-version 2.1\n--platform-model test\n');
-  writeFileSync(join(work, 'setup.conf'), [
-    'create_certs_tool = /usr/bin/swtpm_localca', `create_certs_tool_config = ${work}/localca.conf`,
-    `create_certs_tool_options = ${work}/localca.options`, 'active_pcr_banks = sha256,sha1', '',
-  ].join('\n'));
-  execFileSync('swtpm_setup', ['--tpm2', '--tpmstate', wState, '--createek', '--create-ek-cert', '--create-platform-cert',
-    '--config', join(work, 'setup.conf'), '--overwrite', '--pcr-banks', 'sha1,sha256'], { stdio: 'pipe' });
-  mkdirSync(base, { recursive: true });
-  // Another process may have won the race; either copy is equivalent.
-  try { cpSync(wState, template, { recursive: true, force: false, errorOnExist: true }); cpSync(wCa, caDir, { recursive: true, force: false, errorOnExist: true }); } catch { /* raced */ }
-  rmSync(work, { recursive: true, force: true });
+  if (existsSync(base)) return { template, caDir };
+  mkdirSync(ROOT, { recursive: true });
+  const work = mkdtempSync(join(ROOT, 'building-'));
+  try {
+    const wState = join(work, 'state');
+    const wCa = join(work, 'ca');
+    mkdirSync(wState, { recursive: true });
+    mkdirSync(wCa, { recursive: true });
+    writeFileSync(join(work, 'localca.conf'), [
+      `statedir = ${wCa}`, `signingkey = ${wCa}/signkey.pem`, `issuercert = ${wCa}/issuercert.pem`, `certserial = ${wCa}/certserial`, '',
+    ].join('\n'));
+    writeFileSync(join(work, 'localca.options'), '--platform-manufacturer tollgate\n--platform-version 2.1\n--platform-model test\n');
+    writeFileSync(join(work, 'setup.conf'), [
+      'create_certs_tool = /usr/bin/swtpm_localca', `create_certs_tool_config = ${work}/localca.conf`,
+      `create_certs_tool_options = ${work}/localca.options`, 'active_pcr_banks = sha256,sha1', '',
+    ].join('\n'));
+    execFileSync('swtpm_setup', ['--tpm2', '--tpmstate', wState, '--createek', '--create-ek-cert', '--create-platform-cert',
+      '--config', join(work, 'setup.conf'), '--overwrite', '--pcr-banks', 'sha1,sha256'], { stdio: 'pipe' });
+    try {
+      renameSync(work, base);
+    } catch (e) {
+      // Another process published first (ENOTEMPTY/EEXIST); its template is as good as ours.
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || !existsSync(base)) throw e;
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
   return { template, caDir };
 }
 
