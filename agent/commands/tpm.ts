@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CommandContext, CommandSpec } from '../command.ts';
+import { optList, optString, requireOption } from '../options.ts';
 import {
   TollgateError, openTPM, resolveTPMURI, TPM_ALG, TPM_HT, TPM_PT, hex32, selectedPCRs,
   parsePCRList, formatPCRList, bankName, encodeSerializedPCRs, parseSerializedPCRs, parsePublicFile, TPM2ToolsError,
@@ -21,24 +22,8 @@ class TpmCommandError extends TollgateError {
   }
 }
 
-function str(ctx: CommandContext, name: string): string | undefined {
-  const v = ctx.values[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
-function need(ctx: CommandContext, name: string, example: string): string {
-  const v = str(ctx, name);
-  if (v === undefined || v.trim() === '') throw new TpmCommandError('CLI_MISSING_OPTION', `--${name} is required, e.g. --${name} ${example}.`);
-  return v;
-}
-
-function list(ctx: CommandContext, name: string): string[] {
-  const v = ctx.values[name];
-  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
-}
-
 async function withTPM<T>(ctx: CommandContext, fn: (tpm: TPM) => Promise<T>): Promise<T> {
-  const tpm = await openTPM(resolveTPMURI(str(ctx, 'tpm'), ctx.env));
+  const tpm = await openTPM(resolveTPMURI(optString(ctx, 'tpm'), ctx.env));
   try {
     return await fn(tpm);
   } finally {
@@ -91,7 +76,7 @@ const info: CommandSpec = {
     ca: { type: 'string', multiple: true, valueName: 'FILE', description: 'PEM CA certificates to check the EK certificates against (repeatable).' },
   },
   async run(ctx) {
-    const caFiles = list(ctx, 'ca');
+    const caFiles = optList(ctx, 'ca');
     const bundle = caFiles.length ? parseCABundle((await Promise.all(caFiles.map((f) => readInput(ctx, 'ca', f)))).map((b) => b.toString('utf8')).join('\n')) : undefined;
     const data = await withTPM(ctx, async (tpm) => {
       const i = await tpm.info();
@@ -157,8 +142,8 @@ const provisionCmd: CommandSpec = {
     out: { type: 'string', valueName: 'DIR', description: 'Also write ak.pub.pem, device.pub.pem, certify.msg and certify.sig here.' },
   },
   async run(ctx) {
-    const eks = parseEKs(str(ctx, 'ek'));
-    const out = str(ctx, 'out');
+    const eks = parseEKs(optString(ctx, 'ek'));
+    const out = optString(ctx, 'out');
     const { r, certs } = await withTPM(ctx, async (tpm) => ({ r: await provision(tpm, { eks }), certs: await readEKCertificates(tpm) }));
     const files = out ? await writeFiles(ctx, out, {
       'ak.pub.pem': r.ak.pem, 'device.pub.pem': r.deviceKey.pem, 'certify.msg': r.certification.attestBytes, 'certify.sig': r.certification.signatureBytes,
@@ -204,9 +189,9 @@ const quoteCmd: CommandSpec = {
     out: { type: 'string', valueName: 'DIR', description: 'Directory for quote.msg, quote.sig, quote.pcrs and ak.pub.pem.' },
   },
   async run(ctx) {
-    const nonce = parseNonce(need(ctx, 'nonce', '$(openssl rand -hex 32)'));
-    const selection = parsePCRList(need(ctx, 'pcrs', 'sha256:0,1,2,3,4,5,6,7'));
-    const out = need(ctx, 'out', 'DIR');
+    const nonce = parseNonce(requireOption(ctx, 'nonce', '$(openssl rand -hex 32)'));
+    const selection = parsePCRList(requireOption(ctx, 'pcrs', 'sha256:0,1,2,3,4,5,6,7'));
+    const out = requireOption(ctx, 'out', 'DIR');
     const { q, ak } = await withTPM(ctx, async (tpm) => {
       const ak = await requireAK(tpm);
       return { ak, q: await quote(tpm, { akHandle: ak.handle, nonce, selection }) };
@@ -242,11 +227,11 @@ const verifyQuoteCmd: CommandSpec = {
     nonce: { type: 'string', valueName: 'HEX', description: 'The nonce the quote must carry.' },
   },
   async run(ctx) {
-    const nonce = parseNonce(need(ctx, 'nonce', 'HEX'));
-    const akFile = need(ctx, 'ak', 'ak.pub.pem');
+    const nonce = parseNonce(requireOption(ctx, 'nonce', 'HEX'));
+    const akFile = requireOption(ctx, 'ak', 'ak.pub.pem');
     const [akBytes, msg, sig, pcrFile] = await Promise.all([
-      readInput(ctx, 'ak', akFile), readInput(ctx, 'msg', need(ctx, 'msg', 'quote.msg')),
-      readInput(ctx, 'sig', need(ctx, 'sig', 'quote.sig')), readInput(ctx, 'pcrs', need(ctx, 'pcrs', 'quote.pcrs')),
+      readInput(ctx, 'ak', akFile), readInput(ctx, 'msg', requireOption(ctx, 'msg', 'quote.msg')),
+      readInput(ctx, 'sig', requireOption(ctx, 'sig', 'quote.sig')), readInput(ctx, 'pcrs', requireOption(ctx, 'pcrs', 'quote.pcrs')),
     ]);
     let ak;
     try {

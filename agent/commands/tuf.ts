@@ -5,12 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandContext, CommandSpec, OptionSpec } from '../command.ts';
+import { checkLines, optString, requireOption } from '../options.ts';
 import {
   initDevice, updateDevice, writeFileAtomic, createBundle, conformanceInit, conformanceRefresh, conformanceDownload,
   TufError, deviceTPM, type DeviceTPM, type UpdateResult, type ProgressInfo,
 } from '../../tuf/index.ts';
 import { openTPM, resolveTPMURI } from '../../hardware/index.ts';
-import type { Check } from '../../attest/index.ts';
 import { denyError, gateFetch, type GateResult } from '../gate.ts';
 import { checkPolicyTarget, readGateConfig, writeGateConfig } from '../gate-config.ts';
 import { DEFAULT_POLICY_TARGET } from '../gate-evidence.ts';
@@ -18,19 +18,8 @@ import { DEFAULT_POLICY_TARGET } from '../gate-evidence.ts';
 const STATE: OptionSpec = { type: 'string', description: 'tollgate state directory (default $TOLLGATE_STATE or /var/lib/tollgate)', valueName: 'DIR' };
 const BUNDLE: OptionSpec = { type: 'string', description: 'read repository files from this offline bundle instead of the network', valueName: 'FILE' };
 
-function str(ctx: CommandContext, name: string): string | undefined {
-  const v = ctx.values[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
-function need(ctx: CommandContext, name: string): string {
-  const v = str(ctx, name);
-  if (v === undefined || v === '') throw new TufError('TUF_USAGE', `--${name} is required.`, 'usage');
-  return v;
-}
-
 function stateRoot(ctx: CommandContext): string {
-  return resolve(ctx.cwd, str(ctx, 'state') ?? ctx.env.TOLLGATE_STATE ?? '/var/lib/tollgate');
+  return resolve(ctx.cwd, optString(ctx, 'state') ?? ctx.env.TOLLGATE_STATE ?? '/var/lib/tollgate');
 }
 
 function tufStateDir(ctx: CommandContext): string {
@@ -38,7 +27,7 @@ function tufStateDir(ctx: CommandContext): string {
 }
 
 async function withTPM<T>(ctx: CommandContext, fn: (tpm: DeviceTPM) => Promise<T>): Promise<T> {
-  const tpm = await openTPM(resolveTPMURI(str(ctx, 'tpm'), ctx.env));
+  const tpm = await openTPM(resolveTPMURI(optString(ctx, 'tpm'), ctx.env));
   try {
     return await fn(deviceTPM(tpm));
   } finally {
@@ -107,18 +96,18 @@ const init: CommandSpec = {
     state: STATE,
   },
   async run(ctx) {
-    const rootFile = resolve(ctx.cwd, need(ctx, 'root'));
+    const rootFile = resolve(ctx.cwd, requireOption(ctx, 'root'));
     let rootBytes: Buffer;
     try { rootBytes = readFileSync(rootFile); } catch (e) {
       throw new TufError('TUF_USAGE', `Cannot read --root ${rootFile}: ${(e as Error).message}.`, 'usage', { cause: e });
     }
-    const repo = str(ctx, 'repo');
-    const metadataUrl = str(ctx, 'metadata-url');
+    const repo = optString(ctx, 'repo');
+    const metadataUrl = optString(ctx, 'metadata-url');
     if (!repo && !metadataUrl) throw new TufError('TUF_USAGE', '--repo is required.', 'usage');
-    const policyTarget = str(ctx, 'policy-target');
+    const policyTarget = optString(ctx, 'policy-target');
     if (policyTarget !== undefined) checkPolicyTarget(policyTarget);
     const stateDir = tufStateDir(ctx);
-    const nv = str(ctx, 'nv-index');
+    const nv = optString(ctx, 'nv-index');
     const anchorHandle = nv === undefined ? undefined : Number(nv);
     if (anchorHandle !== undefined && (!Number.isInteger(anchorHandle) || anchorHandle < 0x01000000 || anchorHandle > 0x01bfffcc)) {
       throw new TufError('TUF_USAGE', `--nv-index ${nv} is not an NV index handle in the owner range (e.g. 0x01500020).`, 'usage');
@@ -127,8 +116,8 @@ const init: CommandSpec = {
       stateDir, tpm, rootBytes, ...(anchorHandle !== undefined ? { anchorHandle } : {}),
       ...(repo ? { repo: /^[a-z][a-z0-9+.-]*:/i.test(repo) ? repo : `file://${resolve(ctx.cwd, repo)}` } : {}),
       ...(metadataUrl ? { metadataUrl } : {}),
-      ...(str(ctx, 'targets-url') ? { targetsUrl: str(ctx, 'targets-url')! } : {}),
-      ...(str(ctx, 'root-sha256') ? { rootSha256: str(ctx, 'root-sha256')! } : {}),
+      ...(optString(ctx, 'targets-url') ? { targetsUrl: optString(ctx, 'targets-url')! } : {}),
+      ...(optString(ctx, 'root-sha256') ? { rootSha256: optString(ctx, 'root-sha256')! } : {}),
     }));
     writeGateConfig(stateRoot(ctx), { layout: 1, policyTarget: policyTarget ?? null });
     ctx.result({ ...r, policyTarget: policyTarget ?? null }, [
@@ -147,14 +136,12 @@ const update: CommandSpec = {
   options: { bundle: BUNDLE, state: STATE },
   async run(ctx) {
     const stateDir = tufStateDir(ctx);
-    const bundle = str(ctx, 'bundle');
+    const bundle = optString(ctx, 'bundle');
     const now = nowOverride(ctx);
     const r = await withTPM(ctx, (tpm) => updateDevice({ stateDir, tpm, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}) }));
     ctx.result(r, updateText(r));
   },
 };
-
-const MARK: Record<Check['status'], string> = { passed: 'PASS', failed: 'FAIL', 'not-applicable': 'n/a ' };
 
 function gateText(r: GateResult): string {
   const verb = r.cached ? 'already present' : 'downloaded';
@@ -162,7 +149,7 @@ function gateText(r: GateResult): string {
   if (!r.verified) return `${verb}: ${r.target} → ${r.path} (${sums})\n${r.note}`;
   const head = `${r.decision === 'allow' ? verb : 'staged'}: ${r.target} (${sums} by TUF)`;
   const lines = [head, `policy: ${r.policy?.target}${r.policy?.sha256 ? ` (sha256:${r.policy.sha256.slice(0, 16)}…)` : ' (not usable)'}`];
-  for (const c of r.checks) lines.push(`${MARK[c.status]}  ${c.id}: ${c.reason}`);
+  lines.push(...checkLines(r.checks));
   lines.push('', r.decision === 'allow'
     ? `ALLOW: installed ${r.target} → ${r.path}`
     : `DENY: ${r.checks.filter((c) => c.status === 'failed').length} check(s) failed; nothing was installed`);
@@ -189,12 +176,12 @@ const fetch: CommandSpec = {
   async run(ctx) {
     const target = ctx.positionals[0];
     if (!target || ctx.positionals.length !== 1) throw new TufError('TUF_USAGE', 'fetch takes exactly one TARGET.', 'usage');
-    const out = resolve(ctx.cwd, need(ctx, 'out'));
-    const vsaOut = str(ctx, 'vsa-out');
+    const out = resolve(ctx.cwd, requireOption(ctx, 'out'));
+    const vsaOut = optString(ctx, 'vsa-out');
     const root = stateRoot(ctx);
     const stateDir = tufStateDir(ctx);
     const { policyTarget } = readGateConfig(root);
-    const bundle = str(ctx, 'bundle');
+    const bundle = optString(ctx, 'bundle');
     const now = nowOverride(ctx);
     const onProgress = progressBar(ctx);
     const r = await withTPM(ctx, (tpm) => gateFetch({
@@ -224,8 +211,8 @@ const bundleCreate: CommandSpec = {
     out: { type: 'string', description: 'bundle file to write', valueName: 'FILE' },
   },
   async run(ctx) {
-    const repo = resolve(ctx.cwd, need(ctx, 'repo'));
-    const out = resolve(ctx.cwd, need(ctx, 'out'));
+    const repo = resolve(ctx.cwd, requireOption(ctx, 'repo'));
+    const out = resolve(ctx.cwd, requireOption(ctx, 'out'));
     const t = ctx.values['targets'];
     const patterns = Array.isArray(t) ? t : typeof t === 'string' ? [t] : [];
     if (patterns.length === 0) throw new TufError('TUF_USAGE', '--targets PATTERN is required (use "**" for all).', 'usage');
@@ -251,22 +238,22 @@ const conformance: CommandSpec = {
   async run(ctx) {
     try {
       const cmd = ctx.positionals[0];
-      const metadataDir = resolve(ctx.cwd, need(ctx, 'metadata-dir'));
+      const metadataDir = resolve(ctx.cwd, requireOption(ctx, 'metadata-dir'));
       if (cmd === 'init') {
         const root = ctx.positionals[1];
         if (!root) throw new TufError('TUF_USAGE', 'init needs TRUSTED_ROOT.', 'usage');
         conformanceInit(metadataDir, resolve(ctx.cwd, root));
         ctx.result({ ok: true }, `initialised ${metadataDir}`);
       } else if (cmd === 'refresh') {
-        await conformanceRefresh(need(ctx, 'metadata-url'), metadataDir);
+        await conformanceRefresh(requireOption(ctx, 'metadata-url'), metadataDir);
         ctx.result({ ok: true }, 'refreshed');
       } else if (cmd === 'download') {
         const t = ctx.values['target-name'];
         const names = Array.isArray(t) ? t : typeof t === 'string' ? [t] : [];
         if (names.length === 0) throw new TufError('TUF_USAGE', '--target-name is required.', 'usage');
         const r = await conformanceDownload({
-          metadataUrl: need(ctx, 'metadata-url'), metadataDir, targetNames: names,
-          targetDir: resolve(ctx.cwd, need(ctx, 'target-dir')), targetBaseUrl: need(ctx, 'target-base-url'),
+          metadataUrl: requireOption(ctx, 'metadata-url'), metadataDir, targetNames: names,
+          targetDir: resolve(ctx.cwd, requireOption(ctx, 'target-dir')), targetBaseUrl: requireOption(ctx, 'target-base-url'),
         });
         ctx.result({ ok: true, downloads: r }, r.map((d) => `${d.cached ? 'cached' : 'downloaded'} ${d.target}`).join('\n'));
       } else {

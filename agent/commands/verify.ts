@@ -5,10 +5,11 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { TollgateError } from '../../hardware/index.ts';
-import { keyFingerprint, makeVerificationKey, parseDigestRef, verifyArtifact, type Check, type IdentityPolicy, type VerificationKey, type VerifyResult } from '../../attest/index.ts';
+import { keyFingerprint, makeVerificationKey, parseDigestRef, verifyArtifact, type IdentityPolicy, type VerificationKey, type VerifyResult } from '../../attest/index.ts';
 import { writeFileAtomic } from '../../tuf/index.ts';
 import type { CommandContext, CommandSpec } from '../command.ts';
 import { VERSION } from '../version.ts';
+import { checkLines } from '../options.ts';
 
 type Values = CommandContext['values'];
 
@@ -71,10 +72,8 @@ function workflowInputs(values: Values): Record<string, string> | undefined {
   return Object.keys(out).length ? out : undefined;
 }
 
-const MARK: Record<Check['status'], string> = { passed: 'PASS', failed: 'FAIL', 'not-applicable': 'n/a ' };
-
 export function renderResult(r: VerifyResult): string {
-  const lines = r.checks.map((c) => `${MARK[c.status]}  ${c.id}: ${c.reason}`);
+  const lines = checkLines(r.checks);
   lines.push('', r.decision === 'allow' ? 'ALLOW: every check passed or was not applicable.' : `DENY: ${r.checks.filter((c) => c.status === 'failed').length} check(s) failed.`);
   return lines.join('\n');
 }
