@@ -3,6 +3,9 @@
 // database — every one a TUF target, hash-checked while it streams into a private staging
 // directory — then attest's verifyArtifact over the STAGED bytes. Only an allow renames the staged
 // file into place; a deny writes nothing outside staging, and staging is always removed.
+// Who decides what (README): the policy, the OSV database and the trusted root are the operator's
+// (gate.json) or the top-level targets role's; one listed only by a delegated role is refused, and
+// a target never chooses what judges it unless the top-level role itself lists that target.
 // Conventions for the evidence and policy targets: gate-evidence.ts.
 import { constants as fsc } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
@@ -40,10 +43,21 @@ export interface GateOptions extends DeviceOptions {
   bundle?: string;
   /** The policy target named at init (mandatory when set); otherwise DEFAULT_POLICY_TARGET if listed. */
   policyTarget?: string | null;
+  /** The OSV database target named at init; otherwise DEFAULT_OSV_TARGET if listed. */
+  osvTarget?: string | null;
+  /** The Sigstore trusted root target named at init; otherwise DEFAULT_TRUSTED_ROOT_TARGET if listed, else the public-good root. */
+  trustedRootTarget?: string | null;
   onProgress?: (p: ProgressInfo) => void;
 }
 
-export interface StagedEvidence { kind: EvidenceList | 'policy' | 'osv' | 'trustedRoot'; target: string; length: number; sha256?: string }
+export interface StagedEvidence {
+  kind: EvidenceList | 'policy' | 'osv' | 'trustedRoot';
+  target: string;
+  length: number;
+  sha256?: string;
+  /** The TUF role whose metadata lists it ('targets': the top-level role). */
+  role: string;
+}
 
 export interface GateResult {
   target: string;
@@ -51,6 +65,8 @@ export interface GateResult {
   hashes: Record<string, string>;
   /** The target's TUF custom metadata. */
   custom: Record<string, unknown>;
+  /** The TUF role whose metadata lists the target ('targets': the top-level role). */
+  role: string;
   /** The installed file: set on allow and on an unverified fetch, never on deny. */
   path?: string;
   /** The file at --out already matched the target (not downloaded again). */
@@ -98,7 +114,7 @@ export async function gateFetch(o: GateOptions): Promise<GateResult> {
     if (!o.policyTarget && !policyFound && !spec && !specError) {
       const r = await session.download(found.target, resolve(o.out), o.onProgress);
       return {
-        target: found.target, length: found.length, hashes: found.hashes, custom: found.custom, path: r.path, cached: r.cached, bytes: r.bytes,
+        target: found.target, length: found.length, hashes: found.hashes, custom: found.custom, role: found.role, path: r.path, cached: r.cached, bytes: r.bytes,
         verified: false, decision: 'unverified', evidence: [], checks: [], note: NOT_VERIFIED_NOTE, update: session.update,
       };
     }
@@ -173,7 +189,7 @@ async function stageAndVerify(session: TargetSession, found: FoundTarget, plan: 
       throw e;
     }
     const bytes = await readFile(dest);
-    evidence.push({ kind, target: f.target, length: f.length, ...(f.hashes.sha256 ? { sha256: f.hashes.sha256 } : {}) });
+    evidence.push({ kind, target: f.target, length: f.length, ...(f.hashes.sha256 ? { sha256: f.hashes.sha256 } : {}), role: f.role });
     gate.push(passed(id, `${f.target} (${LABEL[kind]}): ${f.length} bytes, ${Object.keys(f.hashes).join(' and ')} match the signed targets metadata`));
     return bytes;
   };
@@ -200,15 +216,17 @@ async function stageAndVerify(session: TargetSession, found: FoundTarget, plan: 
     }
   }
 
-  // The policy.
+  // The policy: the operator's (gate.json) or the repository's default, listed by the top-level role.
   let policy: LoadedPolicy | undefined;
   const source = plan.configured ? 'configured' : 'repository';
-  if (plan.policyFound) {
+  if (plan.policyFound && plan.policyFound.role !== 'targets') {
+    gate.push(failed('gate.policy', `policy target ${plan.policyName} is listed by the delegated role ${plan.policyFound.role}, not by the top-level targets role; only the operator (tollgate init --policy-target) and the top-level targets role choose the policy, so it is not used`, { target: plan.policyName, role: plan.policyFound.role }));
+  } else if (plan.policyFound) {
     const b = await stageAux('tuf.policy', 'policy', plan.policyFound, CAPS.policy);
     if (b) {
       try {
         policy = loadPolicy(b, plan.policyName);
-        gate.push(passed('gate.policy', `policy ${plan.policyName} (${plan.configured ? 'named at init' : 'the repository\'s default policy target'}), sha256:${policy.digest.sha256}`));
+        gate.push(passed('gate.policy', `policy ${plan.policyName} (${plan.configured ? 'named at init' : 'the repository\'s default policy target'}, listed by the top-level targets role), sha256:${policy.digest.sha256}`));
       } catch (e) {
         if (!(e instanceof TollgateError)) throw e;
         gate.push(failed('gate.policy', `policy target ${plan.policyName} is not a valid policy (${e.message}); denying rather than guessing`, { target: plan.policyName, code: e.code }));
@@ -224,14 +242,46 @@ async function stageAndVerify(session: TargetSession, found: FoundTarget, plan: 
     gate.push(failed('gate.policy', `${found.target} names evidence, but no policy is configured (tollgate init --policy-target) and the repository lists no ${DEFAULT_POLICY_TARGET}; evidence cannot be trusted without a policy`));
   }
 
-  // The Sigstore trusted root, when there is evidence that may be a Sigstore bundle.
-  let trustedRoot: ReturnType<typeof loadTrustedRoot> | undefined;
-  if (bytesOf.attestations.length + bytesOf.bundles.length > 0) {
-    const name = spec?.trustedRoot ?? DEFAULT_TRUSTED_ROOT_TARGET;
+  // The OSV database and the trusted root: which ones is the operator's or the top-level role's
+  // choice. The target's own custom.tollgate.osv/trustedRoot counts only when the top-level role
+  // lists the target and the operator named none at init; otherwise it is refused (a failed check,
+  // so the target is denied) and the repository's choice still judges it.
+  const inputName = (k: 'osv' | 'trustedRoot', configured: string | null | undefined, dflt: string, option: string): { name: string; explicit: boolean } => {
+    const own = spec?.[k];
+    const label = LABEL[k];
+    if (own !== undefined && own !== configured) {
+      if (found.role !== 'targets') {
+        gate.push(failed(`gate.trust-inputs.${k}`, `${found.target} is listed by the delegated role ${found.role}, and its custom.tollgate.${k} names ${own} as the ${label} to judge it; a delegated role cannot choose what judges its own targets (only the operator, tollgate init ${option}, and the top-level targets role can), so the choice is refused and ${configured ?? dflt} is used`, { target: found.target, role: found.role, field: `tollgate.${k}`, named: own }));
+      } else if (configured) {
+        gate.push(failed(`gate.trust-inputs.${k}`, `${found.target}'s custom.tollgate.${k} names ${own} as its ${label}, but the operator named ${configured} at init (${option}); the operator's choice is not overridden, so ${configured} is used`, { target: found.target, field: `tollgate.${k}`, named: own, configured }));
+      } else {
+        return { name: own, explicit: true };
+      }
+    }
+    return configured ? { name: configured, explicit: true } : { name: dflt, explicit: false };
+  };
+  /** A trust input: listed by the top-level targets role, or refused with a failed check. */
+  const findTrustInput = async (id: string, k: 'osv' | 'trustedRoot', name: string, explicit: boolean): Promise<FoundTarget | undefined> => {
     const f = await session.find(name);
     if (!f) {
-      if (spec?.trustedRoot) gate.push(failed('tuf.trusted-root', `${name} is named as the trusted root by ${found.target}, but no trusted targets metadata lists it`, { target: name }));
-    } else {
+      if (explicit) gate.push(failed(id, `${name} is named as the ${LABEL[k]}, but no trusted targets metadata lists it`, { target: name }));
+      return undefined;
+    }
+    if (f.role !== 'targets') {
+      gate.push(failed(id, `${name} (the ${LABEL[k]}) is listed by the delegated role ${f.role}, not by the top-level targets role; a delegated role cannot choose it, so it is not used`, { target: name, role: f.role }));
+      return undefined;
+    }
+    return f;
+  };
+  const osvChoice = inputName('osv', o.osvTarget, DEFAULT_OSV_TARGET, '--osv-target');
+  const rootChoice = inputName('trustedRoot', o.trustedRootTarget, DEFAULT_TRUSTED_ROOT_TARGET, '--trusted-root-target');
+
+  // The Sigstore trusted root, when there is evidence that may be a Sigstore bundle.
+  let trustedRoot: ReturnType<typeof loadTrustedRoot> | undefined;
+  if (bytesOf.attestations.length + bytesOf.bundles.length + bytesOf.vex.length > 0) {
+    const { name, explicit } = rootChoice;
+    const f = await findTrustInput('tuf.trusted-root', 'trustedRoot', name, explicit);
+    if (f) {
       const b = await stageAux('tuf.trusted-root', 'trustedRoot', f, CAPS.trustedRoot);
       if (b) {
         try {
@@ -247,14 +297,13 @@ async function stageAndVerify(session: TargetSession, found: FoundTarget, plan: 
   // The OSV database, only when the policy checks vulnerabilities.
   let osv: { uri: string; bytes: Uint8Array } | undefined;
   if (policy?.policy.vulnerabilities !== undefined) {
-    const name = spec?.osv ?? DEFAULT_OSV_TARGET;
-    const f = await session.find(name);
-    if (!f) {
-      if (spec?.osv) gate.push(failed('tuf.osv', `${name} is named as the OSV database by ${found.target}, but no trusted targets metadata lists it`, { target: name }));
-      else gate.push(notApplicable('tuf.osv', `the repository lists no OSV database at ${DEFAULT_OSV_TARGET}`));
-    } else {
+    const { name, explicit } = osvChoice;
+    const f = await findTrustInput('tuf.osv', 'osv', name, explicit);
+    if (f) {
       const b = await stageAux('tuf.osv', 'osv', f, CAPS.osv);
       if (b) osv = { uri: name, bytes: b };
+    } else if (!explicit && !gate.some((c) => c.id === 'tuf.osv')) {
+      gate.push(notApplicable('tuf.osv', `the repository lists no OSV database at ${DEFAULT_OSV_TARGET}`));
     }
   }
 
@@ -263,13 +312,15 @@ async function stageAndVerify(session: TargetSession, found: FoundTarget, plan: 
   let cached = false;
   let bytes = 0;
   let artifact: string | { digests: DigestSet; name: string } = staged;
+  let authenticatedBy: string | undefined;
   try {
     await mkdir(dirname(staged), { mode: 0o700 });
     await seedFromOut(out, staged, found.length);
     const d = await session.download(found.target, staged, o.onProgress);
     cached = d.cached;
     bytes = d.bytes;
-    gate.unshift(passed('tuf.target', `${found.target}: ${found.length} bytes, ${Object.keys(found.hashes).join(' and ')} match the signed targets metadata (targets v${session.update.versions.targets})${cached ? '; the file already at the destination matched' : ''}`));
+    gate.unshift(passed('tuf.target', `${found.target}: ${found.length} bytes, ${Object.keys(found.hashes).join(' and ')} match the signed targets metadata (targets v${session.update.versions.targets}, listed by ${roleText(found.role)})${cached ? '; the file already at the destination matched' : ''}`));
+    authenticatedBy = `TUF: its ${Object.keys(found.hashes).join(' and ')} match the targets metadata signed by ${roleText(found.role)}`;
   } catch (e) {
     if (!(e instanceof TollgateError && e.errorClass === 'denied')) throw e;
     // Refused by TUF: there are no bytes to verify; the summary is still made, about the listed digests.
@@ -288,6 +339,7 @@ async function stageAndVerify(session: TargetSession, found: FoundTarget, plan: 
     ...(policy ? { policy } : {}),
     ...(trustedRoot ? { trustedRoot } : {}),
     ...(osv ? { osvDatabase: osv } : {}),
+    ...(authenticatedBy ? { authenticatedBy } : {}),
     // The trusted reference time of this refresh (the TPM-bound time floor), not the bare clock.
     now: new Date(session.update.time.reference),
     resourceUri: found.target,
@@ -304,13 +356,15 @@ async function stageAndVerify(session: TargetSession, found: FoundTarget, plan: 
     decision: result.decision,
     staged,
     result: {
-      target: found.target, length: found.length, hashes: found.hashes, custom: found.custom, cached, bytes,
+      target: found.target, length: found.length, hashes: found.hashes, custom: found.custom, role: found.role, cached, bytes,
       verified: true, decision: result.decision,
       policy: { target: plan.policyName, source, ...(policy ? { sha256: policy.digest.sha256 } : {}) },
       evidence, checks, vsa: result.vsa, update: session.update,
     },
   };
 }
+
+const roleText = (role: string): string => (role === 'targets' ? 'the top-level targets role' : `the delegated role ${role}`);
 
 function listedDigests(f: FoundTarget): DigestSet | undefined {
   const d: DigestSet = {};

@@ -31,7 +31,7 @@ export {
   versionedTagMismatch,
   type ProvenanceExpectations,
 } from './slsa.ts';
-export { loadPolicy, validatePolicy, anchoredPattern, POLICY_VERSION, type Policy, type LoadedPolicy, type IdentityPolicy, type KeyPolicy, type SignaturePolicy } from './policy.ts';
+export { loadPolicy, validatePolicy, anchoredPattern, policyRequiresSomething, POLICY_VERSION, type Policy, type LoadedPolicy, type IdentityPolicy, type KeyPolicy, type SignaturePolicy, type VEXSigners } from './policy.ts';
 export { buildVSA, signVSA, VSA_PREDICATE_TYPE, DEFAULT_VERIFIER_ID } from './vsa.ts';
 export { parseEvidence, readEvidence, type EvidenceSource, type EvidenceItem } from './evidence.ts';
 export { verifyArtifact, registerExtraCheck, type VerifyOptions, type VerifyResult, type Expectations, type ArtifactInput, type ExtraCheck, type ExtraCheckInput, type VerifiedStatement } from './verify.ts';

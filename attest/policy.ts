@@ -31,8 +31,13 @@
 //     "buildWorkflowInputs": { "name": "value" }
 //   },
 //   "sbom": { … },                                  validated by attest/sbom (validateSBOMPolicy)
-//   "vulnerabilities": { … }                        validated by attest/osv (validateVulnerabilityPolicy)
-// }
+//   "vulnerabilities": { …,                         validated by attest/osv (validateVulnerabilityPolicy)
+//     "vex": { "keys": […], "identities": […] }     who may make VEX statements (same forms as
+//   }                                               signatures); their signed OpenVEX attestations
+// }                                                 about the artifact are believed, nothing else
+//
+// A policy must require something (signatures, provenance, sbom or vulnerabilities): one that
+// requires nothing verifies nothing, and verifyArtifact denies under it.
 import { createHash } from 'node:crypto';
 import { AttestError, PolicyError } from './errors.ts';
 import { isRecord, parseJSON } from './encoding.ts';
@@ -85,6 +90,13 @@ export interface Policy {
   sbom?: SBOMPolicy;
   /** Validated by attest/osv (validateVulnerabilityPolicy). */
   vulnerabilities?: VulnerabilityPolicy;
+  /** vulnerabilities.vex: the only signers whose VEX statements are believed. */
+  vexSigners?: VEXSigners;
+}
+
+export interface VEXSigners {
+  identities: IdentityPolicy[];
+  keys: KeyPolicy[];
 }
 
 export interface LoadedPolicy {
@@ -94,6 +106,8 @@ export interface LoadedPolicy {
   uri: string;
   /** Keys parsed once, for DSSE and key-mode bundles. */
   keys: VerificationKey[];
+  /** vulnerabilities.vex keys, parsed once. */
+  vexKeys: VerificationKey[];
 }
 
 /** Parses, validates and digests a policy document. */
@@ -107,8 +121,8 @@ export function loadPolicy(bytes: Uint8Array | string, uri = 'policy.json'): Loa
   }
   const policy = validatePolicy(value);
   const digest = createHash('sha256').update(bytes).digest('hex');
-  const keys = (policy.signatures?.keys ?? []).map((k) => makeVerificationKey(k.keyid, k.publicKey, k.scheme));
-  return { policy, digest: { sha256: digest }, uri, keys };
+  const parse = (list: KeyPolicy[] | undefined) => (list ?? []).map((k) => makeVerificationKey(k.keyid, k.publicKey, k.scheme));
+  return { policy, digest: { sha256: digest }, uri, keys: parse(policy.signatures?.keys), vexKeys: parse(policy.vexSigners?.keys) };
 }
 
 function fields(v: unknown, path: string, allowed: readonly string[]): Record<string, unknown> {
@@ -153,8 +167,22 @@ export function validatePolicy(value: unknown): Policy {
   if (o.signatures !== undefined) policy.signatures = validateSignatures(o.signatures, '$.signatures');
   if (o.provenance !== undefined) policy.provenance = validateProvenance(o.provenance, '$.provenance');
   if (o.sbom !== undefined) policy.sbom = validateSBOMPolicy(o.sbom, '$.sbom');
-  if (o.vulnerabilities !== undefined) policy.vulnerabilities = validateVulnerabilityPolicy(o.vulnerabilities, '$.vulnerabilities');
+  if (o.vulnerabilities !== undefined) {
+    policy.vulnerabilities = validateVulnerabilityPolicy(o.vulnerabilities, '$.vulnerabilities');
+    const vex = (o.vulnerabilities as Record<string, unknown>).vex;
+    if (isRecord(vex)) {
+      const path = '$.vulnerabilities.vex';
+      fields(vex, path, ['identities', 'keys']);
+      const { identities, keys } = validateSignatures(vex, path);
+      policy.vexSigners = { identities, keys };
+    }
+  }
   return policy;
+}
+
+/** True when the policy requires anything at all of an artifact. */
+export function policyRequiresSomething(p: Policy): boolean {
+  return p.signatures !== undefined || p.provenance !== undefined || p.sbom !== undefined || p.vulnerabilities !== undefined;
 }
 
 function validateSignatures(v: unknown, path: string): SignaturePolicy {

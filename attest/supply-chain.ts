@@ -54,7 +54,7 @@ export function supplyChainChecks(input: ExtraCheckInput): Check[] {
   const vex: OpenVEXDocument[] = [];
   for (const v of input.vex) {
     try {
-      vex.push(parseOpenVEX(parseJSON(v.bytes, v.uri), v.uri));
+      vex.push(parseOpenVEX(v.predicate, `${v.uri} (signed by ${v.signer})`));
     } catch (e) {
       if (!(e instanceof AttestError)) throw e;
       checks.push(failed('vex.parse', `${v.uri}: ${e.message}`, { code: e.code }));

@@ -2,7 +2,11 @@
 // applicable, with the reason), the decision, and a VSA. Order matters for the single pass over
 // the artifact: evidence is parsed first, so the file is hashed once with exactly the algorithms
 // any bundle or subject offers. Only evidence whose signature verified against a trusted signer is
-// ever used for provenance or SBOM decisions.
+// ever used for provenance or SBOM decisions, and only VEX signed by a VEX signer the policy names
+// can suppress a finding. Nothing trustworthy checked is never an allow: the decision is deny
+// unless something was required (a policy that requires something, or expectations) AND the
+// artifact was authenticated (a trusted signature, verified provenance, or — vouched for by the
+// caller — signed TUF metadata). Unsigned SBOMs and VEX are information, not authentication.
 import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { decision, failed, notApplicable, passed, type Check } from './check.ts';
@@ -14,10 +18,11 @@ import { loadTrustedRoot, publicGoodTrustedRoot, type LoadedTrustedRoot } from '
 import { verifyEnvelope } from './dsse.ts';
 import { INTOTO_PAYLOAD_TYPE, matchSubject, parseStatement, subjectAlgorithms, type Statement } from './intoto.ts';
 import { keyFingerprint, type VerificationKey } from './keys.ts';
-import { loadPolicy, type IdentityPolicy, type LoadedPolicy, type SignaturePolicy } from './policy.ts';
+import { loadPolicy, policyRequiresSomething, type IdentityPolicy, type LoadedPolicy, type SignaturePolicy } from './policy.ts';
 import { checkProvenance, DEFAULT_TRUSTED_BUILDERS, isProvenance, parseBuilderId, type ProvenanceExpectations, type SignerIdentity } from './slsa.ts';
 import { buildVSA, signVSA } from './vsa.ts';
 import { supplyChainChecks } from './supply-chain.ts';
+import { verifyVEXEvidence, type TrustedVEX } from './vex/index.ts';
 import type { EnvelopeJSON, Signer } from './dsse.ts';
 
 /** The artifact: a file path, a `sha256:HEX` reference, or known digests. */
@@ -46,7 +51,8 @@ export interface ExtraCheckInput {
   statements: VerifiedStatement[];
   policy: LoadedPolicy | undefined;
   osvDatabase?: { uri: string; bytes: Uint8Array };
-  vex: Array<{ uri: string; bytes: Uint8Array }>;
+  /** VEX predicates signed by a VEX signer the policy names, about this artifact (attest/vex/signed.ts). */
+  vex: TrustedVEX[];
   now: Date;
 }
 export type ExtraCheck = (input: ExtraCheckInput) => Check[] | Promise<Check[]>;
@@ -62,7 +68,13 @@ export interface VerifyOptions {
   trustedRoot?: LoadedTrustedRoot | EvidenceSource;
   expectations?: Expectations;
   osvDatabase?: EvidenceSource;
+  /** OpenVEX attestations (DSSE envelopes / Sigstore bundles); believed only when signed by a VEX signer the policy names. */
   vex?: EvidenceSource[];
+  /**
+   * The caller vouches that the artifact's digest was authenticated by other means (the gate: it
+   * matches signed TUF targets metadata), e.g. "TUF: … signed by the top-level targets role".
+   */
+  authenticatedBy?: string;
   now?: Date;
   /** Name of the artifact for the VSA (default: the file name or the digest). */
   resourceUri?: string;
@@ -109,27 +121,13 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
   const provExp = effectiveProvenance(policy, opts.expectations);
 
   // Evidence, parsed before hashing so the artifact is hashed once with every algorithm needed.
-  const items: EvidenceItem[] = [];
+  const items = await readItems([...(opts.bundles ?? []), ...(opts.attestations ?? [])]);
+  const vexItems = await readItems(opts.vex ?? []);
   const inputAttestations: Array<{ uri: string; digest: Record<string, string> }> = [];
-  for (const src of [...(opts.bundles ?? []), ...(opts.attestations ?? [])]) {
-    let loaded;
-    try {
-      loaded = await readEvidence(src);
-    } catch (e) {
-      // Unreadable is the caller's problem (usage/environment); too large is the evidence's.
-      if (!(e instanceof AttestError) || e.errorClass !== 'denied') throw e;
-      items.push({ kind: 'error', uri: typeof src === 'string' ? src : src.uri, error: e });
-      continue;
-    }
-    const { uri, bytes } = loaded;
-    for (const item of parseEvidence(uri, bytes)) {
-      items.push(item);
-      if (item.digest) inputAttestations.push({ uri: item.uri, digest: item.digest });
-    }
-  }
+  for (const item of [...items, ...vexItems]) if (item.digest) inputAttestations.push({ uri: item.uri, digest: item.digest });
   const algs = new Set<DigestAlgorithm>(['sha256']);
   let needBytes = false;
-  for (const item of items) {
+  for (const item of [...items, ...vexItems]) {
     if (item.kind === 'bundle') {
       const a = bundleDigestAlgorithm(item.bundle);
       if (a) {
@@ -263,6 +261,17 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
     }
   }
 
+  // VEX: only from the signers the policy names for it (attest/vex/signed.ts).
+  const vexKeys = policy?.vexKeys ?? [];
+  const vexSigners = policy?.policy.vexSigners;
+  const vex = await verifyVEXEvidence(
+    vexItems,
+    vexSigners ? { identities: vexSigners.identities, keys: vexKeys, ...(sigPolicy?.sigstore ? { sigstore: sigPolicy.sigstore } : {}) } : undefined,
+    async () => (root ??= await resolveTrustedRoot(opts.trustedRoot)),
+    art.digests,
+  );
+  checks.push(...vex.checks);
+
   // SBOM, vulnerabilities (attest/sbom, attest/osv) and anything else plugged in.
   const extra: ExtraCheck[] = [supplyChainChecks, ...registeredExtraChecks, ...(opts.extraChecks ?? [])];
   const extraInput: ExtraCheckInput = {
@@ -271,16 +280,19 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
     statements: statements.map((s) => ({ uri: s.uri, statement: s.statement, signer: s.signed.label, matchesArtifact: matchSubject(s.statement, art.digests).matched })),
     policy,
     ...(opts.osvDatabase !== undefined ? { osvDatabase: await readEvidence(opts.osvDatabase, 2 * 1024 * 1024 * 1024) } : {}),
-    vex: await Promise.all((opts.vex ?? []).map((v) => readEvidence(v))),
+    vex: vex.documents,
     now,
   };
   for (const c of extra) checks.push(...(await c(extraInput)));
 
-  // Nothing checked is not an allow.
-  const meaningful = checks.filter((c) => c.id !== 'artifact.digest' && c.id !== 'policy');
-  if (!meaningful.some((c) => c.status !== 'not-applicable')) {
-    checks.push(failed('verify.nothing-checked', 'no policy, expectations or evidence were given, so nothing about the artifact was verified'));
+  // Nothing trustworthy checked is never an allow: something must be required, and something
+  // trustworthy must vouch for the artifact.
+  if (!sigPolicy && !provExp && !(policy && policyRequiresSomething(policy.policy))) {
+    checks.push(failed('verify.nothing-checked', policy
+      ? `the policy ${policy.uri} requires nothing (no signatures, provenance, sbom or vulnerabilities section), so nothing about the artifact was verified; add what it must require`
+      : 'nothing was required of the artifact: give a policy (--policy) that requires signatures, provenance, an SBOM or a vulnerability check, or trusted signers (--key, or --certificate-identity with --certificate-oidc-issuer)'));
   }
+  checks.push(authenticationCheck(checks, opts.authenticatedBy));
 
   const dec = decision(checks);
   const vsa = buildVSA({
@@ -298,6 +310,39 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
   const result: VerifyResult = { decision: dec, checks, vsa, artifactDigests: art.digests };
   if (opts.vsaSigner) result.vsaEnvelope = await signVSA(vsa, opts.vsaSigner);
   return result;
+}
+
+/** Reads and parses evidence files; a file too large is the evidence's fault (an error item), unreadable the caller's (thrown). */
+async function readItems(sources: EvidenceSource[]): Promise<EvidenceItem[]> {
+  const items: EvidenceItem[] = [];
+  for (const src of sources) {
+    let loaded;
+    try {
+      loaded = await readEvidence(src);
+    } catch (e) {
+      if (!(e instanceof AttestError) || e.errorClass !== 'denied') throw e;
+      items.push({ kind: 'error', uri: typeof src === 'string' ? src : src.uri, error: e });
+      continue;
+    }
+    items.push(...parseEvidence(loaded.uri, loaded.bytes));
+  }
+  return items;
+}
+
+/**
+ * `verify.authenticated`: passed when a trusted signature over the artifact met the threshold,
+ * verified provenance passed, or the caller vouches for the digest; failed otherwise, naming what
+ * to configure. An SBOM or VEX document nobody trusted signed authenticates nothing.
+ */
+function authenticationCheck(checks: Check[], authenticatedBy: string | undefined): Check {
+  const id = 'verify.authenticated';
+  const by: string[] = [];
+  const ok = (cid: string) => checks.some((c) => c.id === cid && c.status === 'passed');
+  if (ok('signatures.threshold')) by.push('a trusted signature (signatures.threshold)');
+  if (ok('slsa.provenance')) by.push('verified SLSA provenance (slsa.provenance)');
+  if (authenticatedBy) by.push(authenticatedBy);
+  if (by.length) return passed(id, `the artifact is authenticated by ${by.join('; ')}`);
+  return failed(id, 'nothing trustworthy vouches for the artifact: no signature by a trusted key or identity and no verified provenance (an SBOM or VEX document that no trusted signer signed is information, not authentication); configure trusted signers: a policy with signatures (keys or identities) or provenance, or --key, or --certificate-identity with --certificate-oidc-issuer');
 }
 
 function isBundleUri(item: EvidenceItem, opts: VerifyOptions): boolean {

@@ -221,6 +221,19 @@ async function findTarget(s: Session, target: string) {
   }
 }
 
+/**
+ * The role whose signed metadata lists a found target. The walk visits the top-level targets role
+ * first, so a path it lists is always found there; otherwise it is the delegated role the walk
+ * loaded last (cross-checked against that role's trusted metadata).
+ */
+function listingRole(s: Session, info: { path: string }): string {
+  const t = s.hooked.trusted;
+  if (t.targets?.signed.targets[info.path] !== undefined) return 'targets';
+  const last = s.hooked.lastTargetsRole();
+  const listed = last === undefined ? undefined : t.getRole(last)?.signed.targets[info.path];
+  return last !== undefined && last !== 'targets' && listed === info ? last : '(a delegated role)';
+}
+
 async function lookup(s: Session, target: string): Promise<LookupResult & { info: TargetInfo }> {
   const update = await refreshAndCommit(s);
   const info = await findTarget(s, target);
@@ -264,7 +277,14 @@ export async function fetchTargetDevice(o: DeviceOptions & { target: string; out
 
 // ---------------------------------------------------------------- session (one refresh, many targets)
 
-export interface FoundTarget { target: string; length: number; hashes: Record<string, string>; custom: Record<string, unknown> }
+export interface FoundTarget {
+  target: string;
+  length: number;
+  hashes: Record<string, string>;
+  custom: Record<string, unknown>;
+  /** The role whose metadata lists it: 'targets' (the top-level role) or a delegated role's name. */
+  role: string;
+}
 
 /**
  * One refresh, then any number of lookups and downloads against that same trusted metadata: a
@@ -305,7 +325,7 @@ export async function openTargetSession(o: DeviceOptions & { bundle?: string }):
       if (!info) return undefined;
       const t: TargetInfo = { path: info.path, length: info.length, hashes: { ...info.hashes } };
       found.set(info.path, t);
-      return { target: info.path, length: info.length, hashes: { ...info.hashes }, custom: info.custom };
+      return { target: info.path, length: info.length, hashes: { ...info.hashes }, custom: info.custom, role: listingRole(s, info) };
     },
     async download(target, dest, onProgress) {
       open();

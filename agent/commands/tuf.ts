@@ -7,13 +7,14 @@ import { join, resolve } from 'node:path';
 import type { CommandContext, CommandSpec, OptionSpec } from '../command.ts';
 import { checkLines, optString, requireOption } from '../options.ts';
 import {
-  initDevice, updateDevice, writeFileAtomic, createBundle, conformanceInit, conformanceRefresh, conformanceDownload,
+  updateDevice, writeFileAtomic, createBundle, conformanceInit, conformanceRefresh, conformanceDownload,
   TufError, deviceTPM, type DeviceTPM, type UpdateResult, type ProgressInfo,
 } from '../../tuf/index.ts';
 import { openTPM, resolveTPMURI } from '../../hardware/index.ts';
 import { denyError, gateFetch, type GateResult } from '../gate.ts';
-import { checkPolicyTarget, readGateConfig, writeGateConfig } from '../gate-config.ts';
-import { DEFAULT_POLICY_TARGET } from '../gate-evidence.ts';
+import { checkGateTarget, GATE_OPTIONS, readGateConfig, type GateConfig } from '../gate-config.ts';
+import { DEFAULT_OSV_TARGET, DEFAULT_POLICY_TARGET, DEFAULT_TRUSTED_ROOT_TARGET } from '../gate-evidence.ts';
+import { initGate } from '../init.ts';
 
 const STATE: OptionSpec = { type: 'string', description: 'tollgate state directory (default $TOLLGATE_STATE or /var/lib/tollgate)', valueName: 'DIR' };
 const BUNDLE: OptionSpec = { type: 'string', description: 'read repository files from this offline bundle instead of the network', valueName: 'FILE' };
@@ -84,7 +85,14 @@ function progressBar(ctx: CommandContext): ((p: ProgressInfo) => void) | undefin
 const init: CommandSpec = {
   path: ['init'],
   summary: 'Pin a TUF root in the TPM and prepare the update state',
-  usage: 'tollgate init --repo URL --root FILE [--root-sha256 HEX] [--policy-target NAME] [--state DIR] [--tpm URI]',
+  usage: [
+    'tollgate init --repo URL --root FILE [--root-sha256 HEX] [--policy-target NAME] [--osv-target NAME] [--trusted-root-target NAME] [--state DIR] [--tpm URI]',
+    '',
+    'Who decides what: the policy, the OSV database and the Sigstore trusted root that judge every target are',
+    'chosen here (kept in <state>/gate.json) or, by default, by the repository\'s top-level targets role',
+    `(${DEFAULT_POLICY_TARGET}, ${DEFAULT_OSV_TARGET}, ${DEFAULT_TRUSTED_ROOT_TARGET}). Every one of them must be listed by the`,
+    'top-level targets role; a delegated role cannot choose what judges its own targets.',
+  ].join('\n'),
   options: {
     repo: { type: 'string', description: 'repository base URL (http, https or file; metadata/ and targets/ below it)', valueName: 'URL' },
     root: { type: 'string', description: 'the initial trusted root.json', valueName: 'FILE' },
@@ -92,7 +100,9 @@ const init: CommandSpec = {
     'metadata-url': { type: 'string', description: 'metadata base URL, when not <repo>/metadata/', valueName: 'URL' },
     'targets-url': { type: 'string', description: 'targets base URL, when not <repo>/targets/', valueName: 'URL' },
     'nv-index': { type: 'string', description: 'TPM NV index of the anchor (default 0x01500020; its counters and key epochs use the next 0x33 handles)', valueName: 'HANDLE' },
-    'policy-target': { type: 'string', description: `TUF target holding the verification policy; fetch denies everything while the repository does not list it (default: ${DEFAULT_POLICY_TARGET} when listed)`, valueName: 'NAME' },
+    'policy-target': { type: 'string', description: `TUF target holding the verification policy; fetch denies everything while the top-level targets role does not list it (default: ${DEFAULT_POLICY_TARGET} when listed)`, valueName: 'NAME' },
+    'osv-target': { type: 'string', description: `TUF target holding the OSV database (default: ${DEFAULT_OSV_TARGET} when the top-level role lists it)`, valueName: 'NAME' },
+    'trusted-root-target': { type: 'string', description: `TUF target holding the Sigstore trusted root (default: ${DEFAULT_TRUSTED_ROOT_TARGET} when the top-level role lists it, else the public-good root built in)`, valueName: 'NAME' },
     state: STATE,
   },
   async run(ctx) {
@@ -104,27 +114,33 @@ const init: CommandSpec = {
     const repo = optString(ctx, 'repo');
     const metadataUrl = optString(ctx, 'metadata-url');
     if (!repo && !metadataUrl) throw new TufError('TUF_USAGE', '--repo is required.', 'usage');
-    const policyTarget = optString(ctx, 'policy-target');
-    if (policyTarget !== undefined) checkPolicyTarget(policyTarget);
+    const named = (k: keyof typeof GATE_OPTIONS): string | null => {
+      const v = optString(ctx, GATE_OPTIONS[k].slice(2));
+      return v === undefined ? null : checkGateTarget(v, GATE_OPTIONS[k]);
+    };
+    const gate: GateConfig = { layout: 1, policyTarget: named('policyTarget'), osvTarget: named('osvTarget'), trustedRootTarget: named('trustedRootTarget') };
     const stateDir = tufStateDir(ctx);
     const nv = optString(ctx, 'nv-index');
     const anchorHandle = nv === undefined ? undefined : Number(nv);
     if (anchorHandle !== undefined && (!Number.isInteger(anchorHandle) || anchorHandle < 0x01000000 || anchorHandle > 0x01bfffcc)) {
       throw new TufError('TUF_USAGE', `--nv-index ${nv} is not an NV index handle in the owner range (e.g. 0x01500020).`, 'usage');
     }
-    const r = await withTPM(ctx, (tpm) => initDevice({
+    // gate.json first (agent/init.ts): the TUF state must never exist without it.
+    const r = await withTPM(ctx, (tpm) => initGate({ stateRoot: stateRoot(ctx), gate, device: {
       stateDir, tpm, rootBytes, ...(anchorHandle !== undefined ? { anchorHandle } : {}),
       ...(repo ? { repo: /^[a-z][a-z0-9+.-]*:/i.test(repo) ? repo : `file://${resolve(ctx.cwd, repo)}` } : {}),
       ...(metadataUrl ? { metadataUrl } : {}),
       ...(optString(ctx, 'targets-url') ? { targetsUrl: optString(ctx, 'targets-url')! } : {}),
       ...(optString(ctx, 'root-sha256') ? { rootSha256: optString(ctx, 'root-sha256')! } : {}),
-    }));
-    writeGateConfig(stateRoot(ctx), { layout: 1, policyTarget: policyTarget ?? null });
-    ctx.result({ ...r, policyTarget: policyTarget ?? null }, [
+    } }));
+    const { policyTarget, osvTarget, trustedRootTarget } = gate;
+    ctx.result({ ...r, policyTarget, osvTarget, trustedRootTarget }, [
       `pinned root v${r.root.version} (sha256 ${r.root.sha256}) in TPM NV ${r.anchor.handle}${r.anchor.created ? '' : ' (already pinned)'}`,
       `state: ${r.stateDir}`,
       `metadata: ${r.metadataUrl}`,
-      policyTarget ? `policy: TUF target ${policyTarget} (required)` : `policy: ${DEFAULT_POLICY_TARGET} when the repository lists it`,
+      policyTarget ? `policy: TUF target ${policyTarget} (required)` : `policy: ${DEFAULT_POLICY_TARGET} when the top-level targets role lists it`,
+      `OSV database: ${osvTarget ? `TUF target ${osvTarget}` : `${DEFAULT_OSV_TARGET} when the top-level targets role lists it`}`,
+      `Sigstore trusted root: ${trustedRootTarget ? `TUF target ${trustedRootTarget}` : `${DEFAULT_TRUSTED_ROOT_TARGET} when the top-level targets role lists it, else the public-good root built in`}`,
     ].join('\n'));
   },
 };
@@ -180,12 +196,12 @@ const fetch: CommandSpec = {
     const vsaOut = optString(ctx, 'vsa-out');
     const root = stateRoot(ctx);
     const stateDir = tufStateDir(ctx);
-    const { policyTarget } = readGateConfig(root);
+    const { policyTarget, osvTarget, trustedRootTarget } = readGateConfig(root);
     const bundle = optString(ctx, 'bundle');
     const now = nowOverride(ctx);
     const onProgress = progressBar(ctx);
     const r = await withTPM(ctx, (tpm) => gateFetch({
-      stateDir, tpm, target, out, policyTarget, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}), ...(onProgress ? { onProgress } : {}),
+      stateDir, tpm, target, out, policyTarget, osvTarget, trustedRootTarget, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}), ...(onProgress ? { onProgress } : {}),
     }));
     if (vsaOut !== undefined && r.vsa) writeFileAtomic(resolve(ctx.cwd, vsaOut), JSON.stringify(r.vsa, null, 2) + '\n');
     const w = warnText(r.update);

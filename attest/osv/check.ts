@@ -121,7 +121,7 @@ export function checkVulnerabilities(input: CheckVulnerabilitiesInput): Check[] 
         const d = vexDecision(vex, ids, purl);
         if (d && (d.status === 'not_affected' || d.status === 'fixed')) {
           const why = d.statement.justification ?? d.statement.impactStatement ?? '';
-          checks.push(notApplicable(checkId, `${base}; suppressed by OpenVEX ${d.document.id} statement #${d.statement.index} (${d.status}${why ? `: ${why}` : ''}) from ${d.document.author}`));
+          checks.push(notApplicable(checkId, `${base}; suppressed by OpenVEX ${d.document.id} statement #${d.statement.index} (${d.status}${why ? `: ${why}` : ''}) by ${d.document.author}, ${d.document.source}`));
           continue;
         }
         if (d) details.vex = `${d.document.id} statement #${d.statement.index}: ${d.status} (does not suppress)`;

@@ -7,8 +7,12 @@ import { SEVERITY_LEVELS, type SeverityLevel } from './cvss.ts';
 //   "unknownSeverity": "fail" | "allow",      a finding with no usable severity; default "fail"
 //   "unevaluable": "fail" | "ignore",         a package hit whose version cannot be ordered; default "fail"
 //   "ignore": [{ "id": "GHSA-…" | "CVE-…", "expires": "2025-12-31" | RFC 3339, "reason": "…" }],
-//   "vex": true                               honour OpenVEX not_affected/fixed statements; default true
+//   "vex": { "keys": […], "identities": […] } whose signed OpenVEX statements are believed; default: nobody
 // }
+// VEX is believed only from the signers named under "vex" (validated by attest/policy.ts, which
+// also verifies the signatures): never from an unsigned document, never from the publisher just
+// because it publishes — a publisher suppressing its own CVEs must be named here explicitly.
+// `false` (or no "vex") believes no VEX; `true` is refused because it would name nobody.
 // A finding fails when its severity is above maxSeverity (score when the policy gives a number,
 // qualitative level when it gives a word).
 
@@ -23,6 +27,7 @@ export interface VulnerabilityPolicy {
   readonly unknownSeverity: 'fail' | 'allow';
   readonly unevaluable: 'fail' | 'ignore';
   readonly ignore: readonly VulnerabilityIgnore[];
+  /** Signed VEX from the signers the policy names is honoured (the signers live in Policy.vexSigners). */
   readonly vex: boolean;
 }
 
@@ -31,7 +36,7 @@ export const DEFAULT_VULNERABILITY_POLICY: VulnerabilityPolicy = Object.freeze({
   unknownSeverity: 'fail',
   unevaluable: 'fail',
   ignore: Object.freeze([]),
-  vex: true,
+  vex: false,
 });
 
 function isObj(v: unknown): v is Record<string, unknown> {
@@ -83,12 +88,13 @@ export function validateVulnerabilityPolicy(value: unknown, path: string): Vulne
       ignore.push(Object.freeze({ id: e.id, expires: expiry(e.expires, `${p}.expires`), reason: e.reason as string | undefined }));
     });
   }
-  if (value.vex !== undefined && typeof value.vex !== 'boolean') throw new PolicyError(`${path}.vex`, 'must be true or false');
+  if (value.vex === true) throw new PolicyError(`${path}.vex`, 'must name who may make VEX statements ({"keys": […]} and/or {"identities": […]}); true would believe anyone, and unsigned VEX is never believed');
+  if (value.vex !== undefined && value.vex !== false && !isObj(value.vex)) throw new PolicyError(`${path}.vex`, 'must be false or an object naming the VEX signers ({"keys": […]}, {"identities": […]})');
   return Object.freeze({
     maxSeverity,
     unknownSeverity: oneOf(value.unknownSeverity, `${path}.unknownSeverity`, ['fail', 'allow'] as const, 'fail'),
     unevaluable: oneOf(value.unevaluable, `${path}.unevaluable`, ['fail', 'ignore'] as const, 'fail'),
     ignore: Object.freeze(ignore),
-    vex: value.vex ?? true,
+    vex: isObj(value.vex),
   });
 }

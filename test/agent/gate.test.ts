@@ -324,10 +324,14 @@ describe('custom.tollgate parsing (hostile input)', () => {
 
   test('gate.json: written by init, read back; corrupted or hostile files are typed errors', () => {
     const dir = mkdtempSync(join(work, 'cfg-'));
-    assert.deepEqual(readGateConfig(dir), { layout: 1, policyTarget: null }, 'no file: no named policy');
-    writeGateConfig(dir, { layout: 1, policyTarget: 'tollgate/p.json' });
-    assert.deepEqual(readGateConfig(dir), { layout: 1, policyTarget: 'tollgate/p.json' });
-    for (const text of ['{', '[]', '{"layout":2,"policyTarget":null}', '{"layout":1,"policyTarget":5}', '{"layout":1,"policyTarget":"../p"}', '{"layout":1,"policyTarget":null,"x":1}']) {
+    const none = { layout: 1, policyTarget: null, osvTarget: null, trustedRootTarget: null };
+    assert.deepEqual(readGateConfig(dir), none, 'no state at all: defaults (the TUF layer then says "run init")');
+    writeGateConfig(dir, { ...none, layout: 1, policyTarget: 'tollgate/p.json', osvTarget: 'db/osv.json' });
+    assert.deepEqual(readGateConfig(dir), { ...none, policyTarget: 'tollgate/p.json', osvTarget: 'db/osv.json' });
+    writeFileSync(join(dir, 'gate.json'), '{"layout":1,"policyTarget":null}');
+    assert.deepEqual(readGateConfig(dir), none, 'a gate.json from before the OSV/trusted-root options');
+    for (const text of ['{', '[]', '{"layout":2,"policyTarget":null}', '{"layout":1,"policyTarget":5}', '{"layout":1,"policyTarget":"../p"}', '{"layout":1,"policyTarget":null,"x":1}',
+      '{"layout":1}', '{"layout":1,"policyTarget":null,"osvTarget":"/etc/osv.json"}', '{"layout":1,"policyTarget":null,"trustedRootTarget":7}']) {
       writeFileSync(join(dir, 'gate.json'), text);
       assert.throws(() => readGateConfig(dir), (e) => e instanceof Error && (e as { code?: string }).code === 'GATE_CONFIG', text);
     }

@@ -328,8 +328,12 @@ test('checkVulnerabilities: ignore entries by id or alias, and expired ignores s
   assert.match(e['vuln.GHSA-crit-0001']!.reason, /expired at 2024-06-30T23:59:59\.000Z and no longer suppresses it/);
 });
 
+// checkVulnerabilities receives only VEX that verified against the policy's VEX signers
+// (attest/vex/signed.ts); here the policy just has to name some (attest/policy.ts validates them).
+const VEX_SIGNERS = { keys: [{ keyid: 'security-team', publicKey: '(validated by attest/policy.ts)' }] };
+
 test('checkVulnerabilities: OpenVEX not_affected suppresses; affected and under_investigation do not', () => {
-  const policy = validateVulnerabilityPolicy({ maxSeverity: 'low' }, '$');
+  const policy = validateVulnerabilityPolicy({ maxSeverity: 'low', vex: VEX_SIGNERS }, '$');
   const vex = (status: 'not_affected' | 'affected' | 'under_investigation' | 'fixed', product: string, extra: Record<string, string> = {}) =>
     parseOpenVEX(openvex([{ vulnerability: 'CVE-2024-1111', products: [product], status, ...(status === 'not_affected' ? { justification: 'vulnerable_code_not_in_execute_path' } : {}), ...extra }]), 'test.vex.json');
   const run = (docs: ReturnType<typeof vex>[], p = policy) => byId(checkVulnerabilities({ components: comps.slice(0, 1), database: db(), policy: p, vex: docs, now: NOW }))['vuln.GHSA-crit-0001']!;
@@ -342,6 +346,8 @@ test('checkVulnerabilities: OpenVEX not_affected suppresses; affected and under_
   assert.equal(run([vex('affected', 'pkg:npm/lodash@4.17.15')]).status, 'failed');
   assert.equal(run([vex('under_investigation', 'pkg:npm/lodash@4.17.15')]).status, 'failed');
   assert.equal(run([vex('not_affected', 'pkg:npm/lodash@4.17.15')], validateVulnerabilityPolicy({ maxSeverity: 'low', vex: false }, '$')).status, 'failed', 'vex:false ignores VEX');
+  assert.equal(run([vex('not_affected', 'pkg:npm/lodash@4.17.15')], validateVulnerabilityPolicy({ maxSeverity: 'low' }, '$')).status, 'failed', 'no VEX signers named: VEX is ignored by default');
+  assert.throws(() => validateVulnerabilityPolicy({ maxSeverity: 'low', vex: true }, '$'), /\$\.vex: must name who may make VEX statements/);
   // A later "affected" statement overrides an earlier not_affected one.
   const later = vex('affected', 'pkg:npm/lodash@4.17.15', { timestamp: '2024-06-15T00:00:00Z' });
   const earlier = vex('not_affected', 'pkg:npm/lodash@4.17.15', { timestamp: '2024-06-10T00:00:00Z' });
@@ -358,7 +364,7 @@ test('checkVulnerabilities: unevaluable versions fail by default, or are ignored
   const i = byId(checkVulnerabilities({ components: comp, database: db(), policy: validateVulnerabilityPolicy({ maxSeverity: 'critical', unevaluable: 'ignore' }, '$'), now: NOW }));
   assert.equal(i['vuln.GHSA-crit-0001']!.status, 'not-applicable');
   const vex = parseOpenVEX(openvex([{ vulnerability: 'CVE-2024-1111', products: ['pkg:npm/lodash'], status: 'not_affected', justification: 'vulnerable_code_not_present' }]), 'v');
-  const v = byId(checkVulnerabilities({ components: comp, database: db(), policy: validateVulnerabilityPolicy({ maxSeverity: 'critical' }, '$'), vex: [vex], now: NOW }));
+  const v = byId(checkVulnerabilities({ components: comp, database: db(), policy: validateVulnerabilityPolicy({ maxSeverity: 'critical', vex: VEX_SIGNERS }, '$'), vex: [vex], now: NOW }));
   assert.equal(v['vuln.GHSA-crit-0001']!.status, 'not-applicable', 'VEX not_affected also settles an undecidable match');
   assert.match(v['vuln.GHSA-crit-0001']!.reason, /suppressed by OpenVEX/);
   const ig = byId(checkVulnerabilities({ components: comp, database: db(), policy: validateVulnerabilityPolicy({ maxSeverity: 'critical', ignore: [{ id: 'GHSA-crit-0001', expires: '2030-01-01' }] }, '$'), now: NOW }));

@@ -2,7 +2,7 @@
 // and OpenVEX: the wiring between the pipeline and attest/sbom, attest/osv, attest/vex.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { envelopeToJSON, signEnvelope, softwareSigner, verifyArtifact, type Check, type VerifyResult } from '../../attest/index.ts';
+import { envelopeToJSON, loadPolicy, signEnvelope, softwareSigner, verifyArtifact, type Check, type VerifyResult } from '../../attest/index.ts';
 import { makeKey, type TestKey } from '../fixtures/attest/keys.ts';
 import { sha256hex } from '../fixtures/attest/provenance.ts';
 import { tempDir, type TempDir } from '../fixtures/attest/files.ts';
@@ -64,13 +64,48 @@ test('allow: a bound SBOM with allowed licences and no known vulnerability', asy
   assert.equal(c.get('sbom.license')!.status, 'passed');
 });
 
-test('deny: a vulnerable component above the allowed severity; OpenVEX not_affected suppresses it', async () => {
+test('deny: a vulnerable component above the allowed severity; only VEX signed by a VEX signer the policy names suppresses it', async () => {
   const s = t.write('sbom-vuln.json', JSON.stringify(sbom('4.17.20')));
   const r = await verifyArtifact({ artifact, attestations: [release], sboms: [s], osvDatabase: `${t.dir}/osv.json`, policy: policy(P) });
   assert.equal(r.decision, 'deny');
   assert.ok(failedIds(r).some((id) => id.startsWith('vuln.')), JSON.stringify(r.checks, null, 1));
-  const v = await verifyArtifact({ artifact, attestations: [release], sboms: [s], osvDatabase: `${t.dir}/osv.json`, vex: [`${t.dir}/vex.json`], policy: policy(P) });
+  const security = makeKey('ecdsa-sha2-nistp256');
+  const vexStatement = (subjectDigest = digest) => ({ _type: 'https://in-toto.io/Statement/v1', predicateType: 'https://openvex.dev/ns/v0.2.0', subject: [{ name: 'widget.tgz', digest: { sha256: subjectDigest } }], predicate: JSON.parse(vexDoc) });
+  const signedVex = async (name: string, k: TestKey, st = vexStatement()) =>
+    t.write(name, JSON.stringify(envelopeToJSON(await signEnvelope('application/vnd.in-toto+json', Buffer.from(JSON.stringify(st)), [softwareSigner(k.privateKey, { keyid: 'v' })]))));
+  const bySecurity = await signedVex('vex.security.json', security);
+  const byPublisher = await signedVex('vex.publisher.json', key);
+  const aboutOther = await signedVex('vex.other.json', security, vexStatement(sha256hex('another artifact')));
+  const run = (vex: string[], vexSigners?: unknown) =>
+    verifyArtifact({ artifact, attestations: [release], sboms: [s], osvDatabase: `${t.dir}/osv.json`, vex, policy: policy({ ...P, vulnerabilities: { maxSeverity: 'medium', ...(vexSigners ? { vex: vexSigners } : {}) } }) });
+  const vexCheck = (v: VerifyResult) => byId(v).get('vex.document[0]')!;
+  // The policy names no VEX signers: no VEX counts, signed or not.
+  const none = await run([bySecurity]);
+  assert.equal(none.decision, 'deny');
+  assert.equal(vexCheck(none).status, 'not-applicable');
+  assert.match(vexCheck(none).reason, /names no VEX signers/);
+  const securityOnly = { keys: [{ keyid: 'security-team', publicKey: security.pem }] };
+  // A bare OpenVEX document is information, never a suppression.
+  const bare = await run([`${t.dir}/vex.json`], securityOnly);
+  assert.equal(bare.decision, 'deny');
+  assert.match(vexCheck(bare).reason, /unsigned document/);
+  // The publisher suppressing its own CVE: not unless the policy names its key for VEX.
+  const publisher = await run([byPublisher], securityOnly);
+  assert.equal(publisher.decision, 'deny');
+  assert.match(vexCheck(publisher).reason, /no VEX signer key the policy names \(security-team\)/);
+  const other = await run([aboutOther], securityOnly);
+  assert.equal(other.decision, 'deny');
+  assert.match(vexCheck(other).reason, /not about this artifact/);
+  // Signed by the VEX signer the policy names, about this artifact: suppresses.
+  const v = await run([bySecurity], securityOnly);
   assert.equal(v.decision, 'allow', JSON.stringify(v.checks, null, 1));
+  assert.equal(vexCheck(v).status, 'passed');
+  assert.match(v.checks.find((c) => c.id === 'vuln.GHSA-test-0001')!.reason, /suppressed by OpenVEX .* \(signed by key security-team\)/);
+  // …and the publisher's VEX counts once the policy names the publisher's key for VEX explicitly.
+  assert.equal((await run([byPublisher], { keys: [{ keyid: 'publisher', publicKey: key.pem }] })).decision, 'allow');
+  assert.throws(() => loadPolicy(JSON.stringify({ version: 1, vulnerabilities: { vex: true } })), /\$\.vulnerabilities\.vex: must name who may make VEX statements/);
+  assert.throws(() => loadPolicy(JSON.stringify({ version: 1, vulnerabilities: { vex: {} } })), /\$\.vulnerabilities\.vex: must list at least one identity or key/);
+  assert.throws(() => loadPolicy(JSON.stringify({ version: 1, vulnerabilities: { vex: { keys: [], threshold: 2 } } })), /\$\.vulnerabilities\.vex\.threshold: is not a known field/);
 });
 
 test('deny: a denied licence, an SBOM about another artifact, a missing OSV database, a malformed SBOM', async () => {
