@@ -4,7 +4,7 @@ import { TollgateError, type ErrorClass } from '../hardware/index.ts';
 
 export type GateErrorCode =
   | 'POLICY_DENY' // the gate ran and denied the target (exit 1)
-  | 'GATE_CONFIG' // <state>/gate.json unreadable or malformed, or a bad --policy-target
+  | 'GATE_CONFIG' // <state>/gate.json missing next to TUF state, unreadable or malformed, or a bad init target name
   | 'GATE_STAGING'; // the private staging directory or the final rename failed
 
 export class GateError extends TollgateError {

@@ -224,13 +224,13 @@ describe('who decides what, through dist/tollgate', () => {
 
   test('a delegated release cannot choose its OSV database or its trusted root', async () => {
     const i = await init('st-osv');
-    assert.deepEqual([i.json.policyTarget, i.json.osvTarget, i.json.trustedRootTarget], [null, null, null]);
     const v = await run(['fetch', 'team/vuln.bin', '--out', 'out/vuln.bin', '--state', 'st-osv', '--json']);
     assert.equal(v.code, 1, v.stderr + v.stdout);
     assert.equal(v.json.error.code, 'POLICY_DENY');
     assert.ok(failedIds(v.json).includes('gate.trust-inputs.osv'), JSON.stringify(v.json.checks, null, 1));
     assert.ok(failedIds(v.json).some((id) => id.startsWith('vuln.GHSA')), 'the CVE is still found');
     assert.equal(existsSync(join(dir, 'out', 'vuln.bin')), false);
+    assert.deepEqual([i.json.policyTarget, i.json.osvTarget, i.json.trustedRootTarget], [null, null, null]);
 
     await init('st-id', ['--policy-target', 'tollgate/identity-policy.json', '--trusted-root-target', 'tollgate/trusted_root.json']);
     const f = await run(['fetch', 'team/forged.bin', '--out', 'out/forged.bin', '--state', 'st-id']);
@@ -275,5 +275,6 @@ describe('who decides what, through dist/tollgate', () => {
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, new RegExp(`GATE_CONFIG: ${bad[0]} .* is not a TUF target path`));
     }
+    assert.equal(existsSync(join(dir, 'st-bad')), false, 'a refused init writes nothing');
   });
 });

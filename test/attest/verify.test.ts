@@ -2,7 +2,9 @@
 // `tollgate verify` command through the real dispatcher.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, truncateSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
 import { envelopeToJSON, signEnvelope, softwareSigner, verifyArtifact, verifyEnvelope, makeVerificationKey, parseEnvelope, type Check, type VerifyResult } from '../../attest/index.ts';
 import { runCli } from '../../agent/cli.ts';
 import { commands as verifyCommands } from '../../agent/commands/verify.ts';
@@ -148,6 +150,50 @@ test('nothing to check is a deny, not an allow', async () => {
   const r = await verifyArtifact({ artifact });
   assert.equal(r.decision, 'deny');
   assert.equal(byId(r).get('verify.nothing-checked')!.status, 'failed');
+});
+
+test('unsigned evidence authenticates nothing: dist/tollgate verify --sbom forged.json with no policy or keys is a deny naming what to configure', () => {
+  const DIST = join(import.meta.dirname, '..', '..', 'dist', 'tollgate');
+  assert.ok(existsSync(DIST), 'dist/tollgate is missing: run `npm run build` (npm test does it first)');
+  // An SBOM anyone could write: it names the artifact's hash, so it "binds" to it, and lists nothing bad.
+  const forged = t.write('forged.cdx.json', JSON.stringify({
+    bomFormat: 'CycloneDX', specVersion: '1.5', version: 1,
+    metadata: { component: { type: 'application', name: 'widget', version: '2.0.0', hashes: [{ alg: 'SHA-256', content: artDigest }] } },
+    components: [{ type: 'library', name: 'left-pad', version: '1.3.0', purl: 'pkg:npm/left-pad@1.3.0', licenses: [{ license: { id: 'MIT' } }] }],
+  }));
+  const sbomOnly = t.write('sbom-only.policy.json', JSON.stringify({ version: 1, sbom: { required: true, licenses: { allow: ['MIT'] } } }));
+  const run = (args: string[]) => spawnSync(DIST, ['verify', 'widget.tar.gz', ...args], { cwd: t.dir, encoding: 'utf8', env: { PATH: '/usr/bin:/bin' }, timeout: 30_000 });
+  const bare = run(['--sbom', forged]);
+  assert.equal(bare.status, 1, bare.stdout + bare.stderr);
+  assert.doesNotMatch(bare.stdout, /ALLOW/);
+  assert.match(bare.stdout, /^PASS {2}sbom\.binding: /m, 'the SBOM is still read, as information');
+  assert.match(bare.stdout, /^FAIL {2}verify\.authenticated: nothing trustworthy vouches for the artifact.*--key.*--certificate-identity/m);
+  assert.match(bare.stdout, /^FAIL {2}verify\.nothing-checked: nothing was required of the artifact: give a policy \(--policy\)/m);
+  // A policy that asks only for an SBOM does not make an unsigned SBOM trustworthy either.
+  const json = run(['--sbom', forged, '--policy', sbomOnly, '--json']);
+  assert.equal(json.status, 1, json.stdout + json.stderr);
+  const doc = JSON.parse(json.stdout);
+  assert.equal(doc.decision, 'deny');
+  assert.deepEqual(doc.checks.filter((c: Check) => c.status === 'failed').map((c: Check) => c.id), ['verify.authenticated']);
+  // Signed by a trusted key: the same SBOM policy now allows.
+  const signed = run(['--sbom', forged, '--policy', sbomOnly, '--attestation', 'good.intoto.json', '--key', t.write('k.pub', key.pem)]);
+  assert.equal(signed.status, 0, signed.stdout + signed.stderr);
+  assert.match(signed.stdout, /^PASS {2}verify\.authenticated: the artifact is authenticated by a trusted signature/m);
+});
+
+test('a policy that requires nothing verifies nothing; absent optional signatures authenticate nothing; a caller may vouch for the digest', async () => {
+  const r = await verifyArtifact({ artifact, policy: t.write('empty.json', '{"version":1}') });
+  assert.equal(r.decision, 'deny');
+  assert.match(byId(r).get('verify.nothing-checked')!.reason, /requires nothing/);
+  // Optional signatures that are absent authenticate nothing.
+  const optional = await verifyArtifact({ artifact, sboms: [t.write('s.json', '{}')], policy: t.write('opt.json', JSON.stringify({ version: 1, signatures: { required: false, keys: [{ keyid: 'k', publicKey: key.pem }] } })) });
+  assert.equal(optional.decision, 'deny');
+  assert.equal(byId(optional).get('signatures.threshold')!.status, 'not-applicable');
+  assert.equal(byId(optional).get('verify.authenticated')!.status, 'failed');
+  // The caller may vouch for the digest (the gate: signed TUF targets metadata).
+  const tuf = await verifyArtifact({ artifact, policy: t.write('sbom-opt.json', JSON.stringify({ version: 1, sbom: { required: false } })), authenticatedBy: 'TUF: test' });
+  assert.equal(tuf.decision, 'allow', JSON.stringify(tuf.checks, null, 1));
+  assert.match(byId(tuf).get('verify.authenticated')!.reason, /TUF: test/);
 });
 
 test('evidence without any trusted signer configured is refused', async () => {

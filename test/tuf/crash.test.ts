@@ -13,6 +13,8 @@ import { startSwtpm, type Swtpm } from '../swtpm.ts';
 import { openTPM } from '../../hardware/index.ts';
 import { RepoBuilder, startTufServer, type TufServer } from '../fixtures/tuf/index.ts';
 import { initDevice, updateDevice, fetchTargetDevice, deviceTPM, TpmAnchor, TufError, type UpdateResult } from '../../tuf/index.ts';
+import { readGateConfig } from '../../agent/gate-config.ts';
+import { GateError } from '../../agent/errors.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 let sw: Swtpm;
@@ -183,6 +185,35 @@ test('init survives SIGKILL at each of its TPM steps', async () => {
     const a = await withTPM((dev) => TpmAnchor.load(dev, base));
     assert.equal(a.record.rootDigest.toString('hex'), r.root.sha256);
   }
+});
+
+test('init through the gate: gate.json comes before the TUF state, so no crash point leaves state without it', async (t) => {
+  const repo = new RepoBuilder();
+  repo.commit();
+  const root = join(work, 'gate-init-root.json');
+  writeFileSync(root, repo.rootBytes());
+  let killed = 0;
+  let completed = false;
+  // Every crash point inside init, in order, until one lies beyond its last step.
+  for (let k = 1; k <= 60 && !completed; k++) {
+    const base = 0x01501000 + 0x40 * k;
+    const stateRoot = join(work, `gate-init-${k}`);
+    const o = await runChild({ TG_GATE_INIT_ROOT: root, TG_STATE_ROOT: stateRoot, TG_BASE: String(base), TG_POLICY: 'tollgate/policy.json', TOLLGATE_CRASH_AT: String(k) });
+    assert.ok(o.killed || o.code === 0, o.stderr);
+    if (o.killed) killed++;
+    else completed = true;
+    // State that makes the device look initialised always comes with the operator's mandatory policy.
+    if (existsSync(join(stateRoot, 'tuf', 'config.json'))) {
+      assert.equal(readGateConfig(stateRoot).policyTarget, 'tollgate/policy.json', `crash point ${k}: TUF state without gate.json`);
+    }
+  }
+  t.diagnostic(`${killed} crash points inside init, then a complete run`);
+  assert.ok(completed, 'init completed once the crash point lay beyond its last step');
+  assert.ok(killed >= 6, `only ${killed} crash points inside init`);
+  // And a missing gate.json next to existing TUF state is a typed configuration error, never "no policy".
+  const stateRoot = join(work, `gate-init-${killed + 1}`);
+  rmSync(join(stateRoot, 'gate.json'));
+  assert.throws(() => readGateConfig(stateRoot), (e: unknown) => e instanceof GateError && e.code === 'GATE_CONFIG' && e.exitCode === 2 && /run `tollgate init` again/.test(e.message));
 });
 
 test('every state file corrupted in turn: never trusted, never bricks (except the pinned root, which is refused)', async () => {
