@@ -19,8 +19,12 @@ test('one refresh serves many lookups and downloads; custom metadata comes with 
     keyType: 'ecdsa',
     setup: (r) => {
       r.addTarget('app.bin.att.json', '{"evidence":1}', { custom: { kind: 'attestation' } });
-      r.delegate('targets', 'team', { paths: ['team/*'] });
+      r.delegate('targets', 'team', { paths: ['team/*', 'team/sub/*'] });
       r.addTarget('team/tool', 'tool bytes', { role: 'team' });
+      r.delegate('team', 'sub', { paths: ['team/sub/*'] });
+      r.addTarget('team/sub/deep', 'deep bytes', { role: 'sub' });
+      r.addTarget('team/both', 'listed at the top', { role: 'targets' });
+      r.addTarget('team/both', 'listed by team', { role: 'team' });
     },
   });
   try {
@@ -32,6 +36,14 @@ test('one refresh serves many lookups and downloads; custom metadata comes with 
       const tool = await s.find('team/tool');
       assert.ok(app && att && tool);
       assert.deepEqual(att.custom, { kind: 'attestation' });
+      // Which role's signed metadata lists each target (the gate lets only 'targets' choose trust inputs).
+      assert.equal(app.role, 'targets');
+      assert.equal(tool.role, 'team');
+      assert.equal((await s.find('team/sub/deep'))?.role, 'sub');
+      const both = await s.find('team/both');
+      assert.equal(both?.role, 'targets', 'the top-level listing wins (the walk visits it first)');
+      assert.equal(both?.length, 'listed at the top'.length);
+      assert.equal((await s.find('team/tool'))?.role, 'team', 'the same answer from cached delegated metadata');
       assert.equal(await s.find('missing.bin'), undefined, 'a target nobody lists is undefined, not an error');
       await s.download('app.bin', join(dev.out, 'a'));
       await s.download('team/tool', join(dev.out, 'tool'));
