@@ -141,3 +141,39 @@ test('evidence from an untrusted signer is set aside (not used), a required iden
   assert.equal(alone.decision, 'deny');
   assert.match(byId(alone).get('signatures.threshold')!.reason, /found 0 .*required signer\(s\) missing: identity "https:\/\/github.com\/acme\/widget/);
 });
+
+test('VEX in a Sigstore bundle counts only when signed by an identity the policy names for VEX, not by the publisher', async () => {
+  const SECURITY = 'https://github.com/acme/security/.github/workflows/vex.yml@refs/heads/main';
+  const sbom = t.write('vuln.cdx.json', JSON.stringify({
+    bomFormat: 'CycloneDX', specVersion: '1.5', version: 1,
+    metadata: { component: { type: 'application', name: 'widget', version: '2.0.0', hashes: [{ alg: 'SHA-256', content: digest }] } },
+    components: [{ type: 'library', name: 'lodash', version: '4.17.20', purl: 'pkg:npm/lodash@4.17.20' }],
+  }));
+  const osv = t.write('osv.json', JSON.stringify([{
+    schema_version: '1.6.0', id: 'GHSA-test-0002', modified: '2025-01-01T00:00:00Z',
+    affected: [{ package: { ecosystem: 'npm', name: 'lodash' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '4.17.21' }] }] }],
+    severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }],
+  }]));
+  const statement = {
+    _type: 'https://in-toto.io/Statement/v1', predicateType: 'https://openvex.dev/ns/v0.2.0', subject: [{ name: 'widget.bin', digest: { sha256: digest } }],
+    predicate: { '@context': 'https://openvex.dev/ns/v0.2.0', '@id': 'https://example.com/vex/2', author: 'acme', timestamp: '2026-01-01T00:00:00Z', version: 1,
+      statements: [{ vulnerability: { name: 'GHSA-test-0002' }, products: [{ '@id': 'pkg:npm/lodash@4.17.20' }], status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path' }] },
+  };
+  const vexBy = (san: string, name: string) => t.write(name, JSON.stringify(tb.bundle({ version: '0.3', content: { statement }, signer: { leaf: tb.issueLeaf({ san, issuer: GITHUB_ISSUER }) } })));
+  const bySecurity = vexBy(SECURITY, 'vex.security.sigstore.json');
+  const byPublisher = vexBy(WORKFLOW, 'vex.publisher.sigstore.json');
+  const p = t.write('p-vex.json', JSON.stringify({
+    version: 1,
+    signatures: { identities: [{ issuer: GITHUB_ISSUER, subject: WORKFLOW }] },
+    vulnerabilities: { maxSeverity: 'medium', vex: { identities: [{ issuer: GITHUB_ISSUER, subject: SECURITY }] } },
+  }));
+  const run = (vex: string[]) => verifyArtifact({ artifact, bundles: [msgBundle], sboms: [sbom], osvDatabase: osv, vex, trustedRoot: rootPath, policy: p });
+  const publisher = await run([byPublisher]);
+  assert.equal(publisher.decision, 'deny', 'the publisher suppressing its own CVE');
+  assert.equal(byId(publisher).get('vex.document[0]')!.status, 'not-applicable');
+  assert.equal(byId(publisher).get('vuln.GHSA-test-0002')!.status, 'failed');
+  const security = await run([bySecurity]);
+  assert.equal(security.decision, 'allow', JSON.stringify(security.checks, null, 1));
+  assert.match(byId(security).get('vex.document[0]')!.reason, /signed by https:\/\/github\.com\/acme\/security\/.*a VEX signer the policy names/);
+  assert.equal(byId(security).get('vuln.GHSA-test-0002')!.status, 'not-applicable');
+});
