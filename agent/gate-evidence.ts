@@ -8,18 +8,29 @@
 //                                                   provenance, SBOM predicates, …)
 //       "bundles": ["app.bin.sigstore.json"],       Sigstore bundles over the artifact itself
 //       "sboms": ["app.bin.cdx.json"],              bare CycloneDX / SPDX JSON
-//       "vex": ["app.bin.openvex.json"],            OpenVEX documents
-//       "osv": "tollgate/osv.json",                 OSV database (default: DEFAULT_OSV_TARGET)
-//       "trustedRoot": "tollgate/trusted_root.json" Sigstore trusted root (default: DEFAULT_TRUSTED_ROOT_TARGET)
+//       "vex": ["app.bin.openvex.json"],            OpenVEX attestations (believed only when signed by
+//                                                   a VEX signer the policy names; attest/vex/signed.ts)
+//       "osv": "tollgate/osv.json",                 see "Who decides what" below
+//       "trustedRoot": "tollgate/trusted_root.json" see "Who decides what" below
 //     } }
 //   A `tollgate` object, even an empty one, puts the target under verification. Unknown keys are
-//   errors (a typo such as "attestation" must never silently drop evidence).
+//   errors (a typo such as "attestation" must never silently drop evidence). Any role may list the
+//   evidence: it is judged by the policy (signatures), never trusted for being listed.
 //
-//   repository-wide targets (fixed names, used when listed):
+//   repository-wide targets (fixed names, used only when the TOP-LEVEL targets role lists them):
 //     tollgate/policy.json        the policy (attest/policy.ts format), unless init named another
 //     tollgate/osv.json           the OSV database, fetched only when the policy checks vulnerabilities
 //     tollgate/trusted_root.json  the Sigstore trusted root; without it, the public-good root shipped
 //                                 inside @sigstore/tuf (offline)
+//
+// Who decides what (README): the policy, the OSV database and the trusted root come from the
+// operator (init --policy-target/--osv-target/--trusted-root-target, kept in gate.json) or from
+// the names above, and must be listed by the top-level targets role; one listed only by a
+// delegated role is refused (a failed check). A target's own "osv"/"trustedRoot" counts only when
+// the top-level role lists that target and the operator named none at init; named by a target a
+// delegated role lists (or against the operator's choice), it is refused with a failed
+// gate.trust-inputs.* check — the target is denied — and the operator's/repository's input is
+// still what judges it, so the report shows what that would have found.
 import { checkTargetPath } from '../tuf/index.ts';
 
 export const DEFAULT_POLICY_TARGET = 'tollgate/policy.json';

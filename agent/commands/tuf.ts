@@ -178,9 +178,11 @@ const fetch: CommandSpec = {
   usage: [
     'Verification runs whenever the target\'s TUF custom metadata names evidence (custom.tollgate) or a',
     `policy is configured (init --policy-target, or ${DEFAULT_POLICY_TARGET} listed by the repository); it cannot`,
-    'be skipped. Evidence, policy, OSV database and Sigstore trusted root are TUF targets too. The target',
-    'is staged privately and moved to --out only on allow; a deny (exit 1, POLICY_DENY) writes nothing there.',
-    'With neither evidence nor a policy, the file is checked by TUF alone and the output says so.',
+    'be skipped. Evidence, policy, OSV database and Sigstore trusted root are TUF targets too; the policy,',
+    'OSV database and trusted root are chosen at init or by the top-level targets role, never by a delegated',
+    'role or the target itself. The target is staged privately and moved to --out only on allow; a deny',
+    '(exit 1, POLICY_DENY) writes nothing there. With neither evidence nor a policy, the file is checked by',
+    'TUF alone and the output says so. Without <state>/gate.json (written by init) nothing is fetched (exit 2).',
   ].join('\n'),
   positionals: [{ name: 'TARGET', required: true }],
   options: {

@@ -90,7 +90,7 @@ const verify: CommandSpec = {
     policy: { type: 'string', description: 'Verification policy (JSON)', valueName: 'FILE' },
     'trusted-root': { type: 'string', description: 'Sigstore trusted_root.json (default: the public-good root embedded offline)', valueName: 'FILE' },
     osv: { type: 'string', description: 'OSV database file for offline vulnerability matching', valueName: 'FILE' },
-    vex: { type: 'string', multiple: true, description: 'OpenVEX document; repeatable', valueName: 'FILE' },
+    vex: { type: 'string', multiple: true, description: 'OpenVEX attestation (DSSE envelope or Sigstore bundle); used only when signed by a VEX signer the policy names (vulnerabilities.vex); repeatable', valueName: 'FILE' },
     'source-uri': { type: 'string', description: 'Expected source repository, e.g. github.com/org/repo', valueName: 'URI' },
     'source-branch': { type: 'string', description: 'Expected source branch', valueName: 'BRANCH' },
     'source-tag': { type: 'string', description: 'Expected source tag (exact)', valueName: 'TAG' },
