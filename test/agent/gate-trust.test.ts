@@ -132,6 +132,8 @@ describe('gateFetch: who decides what (library, real swtpm, loopback repositorie
     assert.ok(vuln, `the CVE is found with tollgate/osv.json: ${JSON.stringify(r.checks, null, 1)}`);
     assert.match(vuln.reason, /lodash/);
     assert.deepEqual(r.evidence.filter((e) => e.kind === 'osv').map((e) => [e.target, e.role]), [['tollgate/osv.json', 'targets']]);
+    const requested = (path: string) => trust.repo.targetRels(path).reduce((n, rel) => n + trustServer.count(rel), 0);
+    assert.equal(requested('team/osv.json'), 0, 'the refused database is never even downloaded');
   });
 
   test('a delegated release naming a self-made Fulcio root: refused; the identity policy is judged with the operator\'s root and fails', async () => {
