@@ -157,6 +157,13 @@ export const NV_Extend = defineCommand({
 export const NV_SetBits = defineCommand({
   name: 'TPM2_NV_SetBits', code: CC.NV_SetBits, handles: nvAuth, params: struct('NV_SetBits_In', { bits: u64 }), response: none, effects: nvRenamed,
 });
+// The AK (signHandle) signs a TPMS_ATTEST of type TPM_ST_ATTEST_NV over `size` bytes at `offset`
+// of the index, read with authHandle's authorization (the index itself, owner or platform).
+export const NV_Certify = defineCommand({
+  name: 'TPM2_NV_Certify', code: CC.NV_Certify, handles: [{ name: 'signHandle', auth: 'user' }, { name: 'authHandle', auth: 'user' }, { name: 'nvIndex' }],
+  params: struct('NV_Certify_In', { qualifyingData: TPM2BData, inScheme: TPMTSigScheme, size: u16, offset: u16 }),
+  response: struct('NV_Certify_Out', { certifyInfo: TPM2BAttest, signature: TPMTSignature }),
+});
 
 // -- Sessions and policy ------------------------------------------------------------------------------
 

@@ -46,6 +46,11 @@ export {
   QuoteError, MAX_NONCE, parseNonce, parseAttest, parseSignature, verifyAttestSignature, pcrDigest, selectionOf, verifyQuote,
   quote, maxNonce, type QuoteResult, type QuoteOptions, type VerifyQuoteInput, type VerifiedQuote, type QuotePCRValue,
 } from './quote.ts';
+export { NVCertifyError, verifyNVCertify, type NVCertifyErrorCode, type VerifyNVCertifyInput, type VerifiedNVCertify } from './nvcertify.ts';
+export {
+  LEDGER_NV_INDEX, LEDGER_NV_SIZE, LEDGER_NV_ATTRIBUTES, ledgerIndexPublic, ledgerIndexName, nvExtendValue, inspectLedgerIndex,
+  defineLedgerIndex, readLedgerIndex, extendLedgerIndex, certifyLedgerIndex, type LedgerIndexStatus, type LedgerCertification,
+} from './nvledger.ts';
 export {
   TPM2ToolsError, MAX_PCR_INDEX, bankName, parsePCRList, formatPCRList, serializedPCRsSize, selectionOrder,
   encodeSerializedPCRs, parseSerializedPCRs, parseAttestFile, parseSignatureFile, encodeSignatureFile, parsePublicFile,

@@ -733,6 +733,29 @@ export class TPM {
     await this.authed(C.NV_Extend, { handles: [authHandle, nvIndex], params: { data }, auth: [opts.authorization] }, { always: true, secure: opts.secure });
   }
 
+  /**
+   * TPM2_NV_Certify: signHandle (e.g. the AK) signs `size` bytes at `offset` of the index (default:
+   * the whole index) with its Name, in a TPMS_ATTEST of type TPM_ST_ATTEST_NV. The index is read
+   * with `authorization` for `authHandle` (default from its attributes); a non-empty password for it
+   * goes through the secure session. Verify the result with verifyNVCertify (nvcertify.ts).
+   */
+  async nvCertify(signHandle: number, nvIndex: number, qualifyingData: Uint8Array, opts: NVAuthOptions & { size?: number; offset?: number; scheme?: TPMTSigScheme; signAuth?: Authorization } = {}): Promise<AttestResult> {
+    const { nvPublic } = await this.nvReadPublic(nvIndex);
+    const offset = opts.offset ?? 0;
+    const size = opts.size ?? nvPublic.dataSize - offset;
+    if (!Number.isInteger(offset) || !Number.isInteger(size) || offset < 0 || size < 0 || offset + size > nvPublic.dataSize) {
+      throw usage(`NV certify of ${size} bytes at offset ${offset} is outside index ${hex32(nvIndex)} (${nvPublic.dataSize} bytes).`);
+    }
+    const authHandle = opts.authHandle ?? this.nvAuthHandle(nvPublic, false);
+    const slot = isPassword(opts.authorization) && bytes(opts.authorization).length > 0 ? 1 : 0;
+    const r = await this.authed(C.NV_Certify, {
+      handles: [signHandle, authHandle, nvIndex],
+      params: { qualifyingData, inScheme: opts.scheme ?? NULL_SCHEME, size, offset },
+      auth: [opts.signAuth, opts.authorization],
+    }, { slot, secure: opts.secure });
+    return this.attestResult(r.params.certifyInfo, r.params.signature);
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Objects
 
