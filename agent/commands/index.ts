@@ -16,6 +16,7 @@ const tpm = () => import('./tpm.ts');
 const tuf = () => import('./tuf.ts');
 const verify = () => import('./verify.ts');
 const conformanceSigstore = () => import('./conformance-sigstore.ts');
+const ledger = () => import('./ledger.ts');
 
 export const commands: CommandEntry[] = [
   { path: ['tpm', 'info'], summary: "Show the TPM: manufacturer, firmware, PCR banks, EK certificates and tollgate's persistent keys.", load: tpm },
@@ -27,6 +28,8 @@ export const commands: CommandEntry[] = [
   { path: ['fetch'], summary: 'Download one TUF target, verify it against its evidence and the policy, and install it only if allowed', load: tuf },
   { path: ['bundle', 'create'], summary: "Pack a repository's metadata and selected targets into an offline bundle", load: tuf },
   { path: ['verify'], summary: 'Verify an artifact against signatures, provenance, SBOMs and a policy; exit 0 allow, 1 deny.', load: verify },
+  { path: ['ledger', 'verify'], summary: "Replay the ledger's hash chain and compare it with the TPM's ledger index; exit 0 consistent, 1 tampered.", load: ledger },
+  { path: ['ledger', 'show'], summary: 'Print ledger records (all, or from --since SEQ on); the hash chain is checked, the TPM is not used.', load: ledger },
   { path: ['conformance', 'tuf'], summary: 'TUF conformance-suite client (init | refresh | download); no TPM', load: tuf },
   { path: ['conformance', 'sigstore'], summary: 'sigstore-conformance client protocol (verify-bundle); exit 0 only for a valid bundle.', load: conformanceSigstore },
 ];

@@ -9,7 +9,7 @@ import {
   TollgateError, openTPM, resolveTPMURI, TPM_ALG, TPM_HT, TPM_PT, hex32, selectedPCRs,
   parsePCRList, formatPCRList, bankName, encodeSerializedPCRs, parseSerializedPCRs, parsePublicFile, TPM2ToolsError,
   parseNonce, quote, verifyQuote, provision, inspectHandles, requireAK, PERSISTENT_HANDLES,
-  readEKCertificates, parseCABundle, verifyEKCertChain, ekCertMatches, KEY_ROLE_NAMES, publicPem,
+  readEKCertificates, parseCABundle, verifyEKCertChain, ekCertMatches, KEY_ROLE_NAMES, publicPem, defineLedgerIndex,
   type TPM, type TPMSQuoteInfo, type EKCertificate,
 } from '../../hardware/index.ts';
 import { writeFileAtomic } from '../../tuf/index.ts';
@@ -144,7 +144,13 @@ const provisionCmd: CommandSpec = {
   async run(ctx) {
     const eks = parseEKs(optString(ctx, 'ek'));
     const out = optString(ctx, 'out');
-    const { r, certs } = await withTPM(ctx, async (tpm) => ({ r: await provision(tpm, { eks }), certs: await readEKCertificates(tpm) }));
+    // The ledger's NV extend index (hardware/nvledger.ts) is part of provisioning too (the ledger
+    // also defines it on first use). Owner authorization as the TUF anchor uses it.
+    const { r, certs, ledgerIndex } = await withTPM(ctx, async (tpm) => ({
+      r: await provision(tpm, { eks }),
+      ledgerIndex: await defineLedgerIndex(tpm, { ownerAuth: ctx.env.TOLLGATE_OWNER_AUTH ?? '' }),
+      certs: await readEKCertificates(tpm),
+    }));
     const files = out ? await writeFiles(ctx, out, {
       'ak.pub.pem': r.ak.pem, 'device.pub.pem': r.deviceKey.pem, 'certify.msg': r.certification.attestBytes, 'certify.sig': r.certification.signatureBytes,
     }) : undefined;
@@ -154,8 +160,9 @@ const provisionCmd: CommandSpec = {
       return { role: k.role, handle: hex32(k.handle), certificate: c ? hex32(c.index) : null };
     });
     const data = {
-      changed: r.changed,
+      changed: r.changed || ledgerIndex.created,
       keys: r.keys.map(key),
+      ledgerIndex: { handle: hex32(ledgerIndex.index), created: ledgerIndex.created, written: ledgerIndex.status.written, name: hex(ledgerIndex.status.name!) },
       ak: { ...key(r.ak), pem: r.ak.pem },
       deviceKey: { ...key(r.deviceKey), pem: r.deviceKey.pem },
       certification: {
@@ -165,8 +172,9 @@ const provisionCmd: CommandSpec = {
       ...(files ? { files } : {}),
     };
     const lines = [
-      r.changed ? 'Provisioned (created what was missing):' : 'Already provisioned; nothing changed:',
+      data.changed ? 'Provisioned (created what was missing):' : 'Already provisioned; nothing changed:',
       ...r.keys.map((k) => `  ${hex32(k.handle)} ${KEY_ROLE_NAMES[k.role]}${k.created ? ' [created]' : ''}\n      name ${hex(k.name)}`),
+      `  ${data.ledgerIndex.handle} ledger NV extend index${ledgerIndex.created ? ' [created]' : ''}\n      name ${data.ledgerIndex.name}`,
       ...ekCerts.map((e) => `  ${e.handle} EK certificate: ${e.certificate ? `at NV ${e.certificate}` : 'none matches this EK'}`),
       'Device key certified by the AK (TPM2_Certify), certification verified.',
       'AK public key:', r.ak.pem.trimEnd(),
