@@ -97,11 +97,21 @@ export function makeRecord(u: UnsignedRecord): { record: LedgerRecord; line: Buf
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Whether every object in `v` has its keys in canonical (UTF-16 code unit) order. */
+function keysSorted(v: unknown): boolean {
+  if (Array.isArray(v)) return v.every(keysSorted);
+  if (typeof v !== 'object' || v === null) return true;
+  const keys = Object.keys(v);
+  for (let i = 1; i < keys.length; i++) if (!(keys[i - 1]! < keys[i]!)) return false;
+  return keys.every((k) => keysSorted((v as Record<string, unknown>)[k]));
+}
+
 /**
- * Parses one line (without its '\n') strictly. Returns the record, or why it is not one. The hash
- * is NOT checked here (replay.ts does, to tell an altered record from a malformed one).
+ * Parses one line (without its '\n') strictly. Returns the record and the canonical text its hash
+ * is over, or why it is not a record. The hash is NOT checked here (replay.ts does, to tell an
+ * altered record from a malformed one).
  */
-export function parseRecordLine(line: Uint8Array): { record: LedgerRecord } | { problem: string } {
+export function parseRecordLine(line: Uint8Array): { record: LedgerRecord; unsigned: string } | { problem: string } {
   let text: string;
   try {
     text = utf8.decode(line);
@@ -122,8 +132,13 @@ export function parseRecordLine(line: Uint8Array): { record: LedgerRecord } | { 
   if (typeof o.prevHash !== 'string' || !HEX64.test(o.prevHash) || typeof o.hash !== 'string' || !HEX64.test(o.hash)) return { problem: 'its hashes are not SHA-256 hex' };
   const tp = timeProblem(o.time);
   if (tp) return { problem: tp };
+  const u = { data: o.data, prevHash: o.prevHash, seq: o.seq, time: o.time, type: o.type, v: o.v };
+  // Fast path: JSON.parse keeps the text's key order (except integer-like keys, which then fail
+  // the first test), so a line that re-serializes to itself with every object's keys in order IS
+  // canonical, and so is the unsigned record serialized with its keys inserted in order.
+  if (JSON.stringify(o) === text && keysSorted(o)) return { record: o as unknown as LedgerRecord, unsigned: JSON.stringify(u) };
   if (canonicalJSON(o) !== text) return { problem: 'it is not in canonical form (it was edited)' };
-  return { record: o as unknown as LedgerRecord };
+  return { record: o as unknown as LedgerRecord, unsigned: canonicalJSON(u) };
 }
 
 /** The sequence number of a line that may not be a valid record (for telling reordered from removed). */

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { nvExtendValue } from '../../hardware/index.ts';
 import { tampered, type LedgerError } from './errors.ts';
-import { parseRecordLine, recordHash, seqOf, ZERO_HASH, MAX_RECORD_BYTES, type LedgerRecord } from './record.ts';
+import { parseRecordLine, seqOf, ZERO_HASH, MAX_RECORD_BYTES, type LedgerRecord } from './record.ts';
 import type { LedgerFile } from './store.ts';
 
 export interface TornTail {
@@ -91,7 +91,7 @@ export function replay(file: LedgerFile, opts: ReplayOptions = {}): Replay {
       }
       break;
     }
-    if (recordHash(r) !== r.hash) {
+    if (createHash('sha256').update(p.unsigned).digest('hex') !== r.hash) {
       out.problem = tampered('altered', i, `Ledger record ${i} (byte ${item.offset}) was altered: its content does not match its hash.`, { offset: item.offset });
       break;
     }

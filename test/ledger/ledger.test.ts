@@ -175,10 +175,13 @@ describe('ledger', () => {
       await refused(o, isTampered('altered', 4));
     });
 
-    it('an edit that keeps the JSON equal (whitespace), and one that breaks it', async () => {
+    it('edits that keep the JSON equal (whitespace, key order), and one that breaks it', async () => {
       const o = await build(4);
       const ls = lines(o.bytes);
       writeFileSync(o.path, joinLines([...ls.slice(0, 2), ls[2]!.replace('"seq":2,', '"seq": 2,'), ...ls.slice(3)]));
+      await refused(o, isTampered('altered', 2));
+      assert.ok(ls[2]!.endsWith(',"v":1}'));
+      writeFileSync(o.path, joinLines([...ls.slice(0, 2), `{"v":1,${ls[2]!.slice(1, -',"v":1}'.length)}}`, ...ls.slice(3)]));
       await refused(o, isTampered('altered', 2));
       writeFileSync(o.path, joinLines([...ls.slice(0, 2), ls[2]!.slice(1), ...ls.slice(3)]));
       await refused(o, isTampered('altered', 2));
