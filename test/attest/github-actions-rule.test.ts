@@ -107,6 +107,18 @@ test('rule: a workflow signing anything but provenance is not used; a workflow f
   assert.match(byId(ok).get('signatures.threshold')!.reason, /1 distinct trusted signer/);
 });
 
+test('rule: a slsa-github-generator BYOB builder is trusted by default only through a delegator, not by signing for itself', async () => {
+  const maven = 'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/builder_maven_slsa3.yml@refs/tags/v2.1.0';
+  const statement = provenanceV1Generator({ subjects: [{ name: 'widget', digest: { sha256: digest } }], ref: REF, builderId: maven }) as { predicate: { buildDefinition: { buildType: string } } };
+  statement.predicate.buildDefinition.buildType = 'https://github.com/slsa-framework/slsa-github-generator/delegator-generic@v0';
+  const signed = (file: string, san: string) => t.write(file, JSON.stringify(tb.bundle({ version: '0.3', content: { statement }, signer: { leaf: tb.issueLeaf({ san, issuer: GITHUB_ISSUER }) } })));
+  const viaDelegator = await verify([signed('byob-ok.json', 'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/delegator_lowperms-generic_slsa3.yml@refs/tags/v2.1.0')], { sourceUri: 'github.com/acme/widget' });
+  assert.equal(viaDelegator.decision, 'allow', JSON.stringify(viaDelegator.checks, null, 1));
+  const self = await verify([signed('byob-self.json', maven)], { sourceUri: 'github.com/acme/widget' });
+  assert.equal(self.decision, 'deny');
+  assert.match(byId(self).get('slsa.builder-signer')!.reason, /vouched for by one of slsa-github-generator's delegators .*found it signed by itself/);
+});
+
 test('rule: a policy with provenance and no signatures gets the same rule', async () => {
   const policy = t.write('policy.json', JSON.stringify({ version: 1, provenance: { sourceUri: 'github.com/acme/widget', builderId: HOSTED } }));
   const r = await verifyArtifact({ artifact, bundles: [npmBundle('ok3.json', CLAIMS)], trustedRoot, policy });
