@@ -23,6 +23,11 @@ export {
   SLSA_PROVENANCE_V02,
   SLSA_PROVENANCE_V1,
   GITHUB_ACTIONS_ISSUER,
+  DEFAULT_ARTIFACT_BUILDERS,
+  DEFAULT_IMAGE_BUILDERS,
+  DEFAULT_TRUSTED_BUILDERS,
+  TRUSTED_DELEGATORS,
+  GITHUB_RUNNER_HOSTED,
   checkProvenance,
   provenanceFacts,
   isProvenance,
@@ -30,7 +35,10 @@ export {
   builderIdMismatch,
   versionedTagMismatch,
   type ProvenanceExpectations,
+  type ProvenanceCheckOptions,
 } from './slsa.ts';
+export { fulcioClaims, type FulcioClaims } from './fulcio.ts';
+export { npmRegistryKeys, NPM_PUBLISH_PREDICATE_PREFIX } from './npm.ts';
 export { loadPolicy, validatePolicy, anchoredPattern, policyRequiresSomething, POLICY_VERSION, type Policy, type LoadedPolicy, type IdentityPolicy, type KeyPolicy, type SignaturePolicy, type VEXSigners } from './policy.ts';
 export { buildVSA, signVSA, VSA_PREDICATE_TYPE, DEFAULT_VERIFIER_ID } from './vsa.ts';
 export { parseEvidence, readEvidence, type EvidenceSource, type EvidenceItem } from './evidence.ts';
