@@ -77,6 +77,12 @@ export interface AnchorTPM {
   nvWrite(index: number, data: Uint8Array): Promise<void>;
   nvWriteLock(index: number): Promise<void>;
   nvIncrement(index: number): Promise<void>;
+  /**
+   * Compare-and-increment: reads counter `index` and increments it only while it is below
+   * `limit`, with nothing else on the TPM in between (see tpm.ts); returns the value it leaves.
+   * Raising a floor through this cannot overshoot, however many writers race.
+   */
+  nvIncrementBelow(index: number, limit: bigint): Promise<{ value: bigint; incremented: boolean }>;
 }
 
 export interface CounterRef { handle: number; baseline: bigint }
@@ -312,21 +318,27 @@ export class TpmAnchor {
     return { epoch, created: true };
   }
 
-  /** Raises the counters (root, and the active epoch's) to represent the trusted versions. */
+  /**
+   * Raises the counters (root, and the active epoch's) to represent the trusted versions. Each
+   * increment re-reads its counter and stops at the target (nvIncrementBelow), so a writer that
+   * races another one (two processes, two state dirs on one TPM) or repeats a raise after a crash
+   * never pushes the floor above the version it trusted.
+   */
   async raise(versions: Floors): Promise<{ floors: Floors; increments: number }> {
     let increments = 0;
     const floors = {} as Floors;
     for (const role of FLOOR_ROLES) {
       const c = this.counter(role, this.activeEpoch);
-      const want = stepsForVersion(BigInt(versions[role]));
-      let have = await this.steps(c);
-      while (have < want) {
-        await this.tpm.nvIncrement(c.handle);
-        have++;
+      const limit = c.baseline + stepsForVersion(BigInt(versions[role]));
+      let value = c.baseline + (await this.steps(c));
+      while (value < limit) {
+        const r = await this.tpm.nvIncrementBelow(c.handle, limit);
+        value = r.value;
+        if (!r.incremented) break;
         increments++;
         crashPoint('anchor:increment');
       }
-      floors[role] = Number(floorOfSteps(have));
+      floors[role] = Number(floorOfSteps(value - c.baseline));
     }
     return { floors, increments };
   }

@@ -1,8 +1,16 @@
 // Adapts hardware/'s TPM to the few operations the TUF anchor and time floor need. Writes use
 // owner authorization (our indices are OWNERWRITE; owner auth from TOLLGATE_OWNER_AUTH, empty by
 // default), reads use the index itself (AUTHREAD, empty index auth) through the secure session.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TPM_RH, TPMError, type TPM } from '../hardware/index.ts';
 import type { DeviceTPM } from './client.ts';
+import { TufError } from './errors.ts';
+
+/** Compare-and-increment attempts before giving up on a TPM that other clients keep busy. */
+const CAS_ATTEMPTS = 64;
+
+/** One compare-and-increment at a time per connection (see nvIncrementBelow). */
+const casQueue = new WeakMap<TPM, Promise<unknown>>();
 
 /** TPM_RC_HANDLE: NV_ReadPublic on an index that is not defined. */
 function isUndefinedIndex(e: unknown): boolean {
@@ -38,6 +46,36 @@ export function deviceTPM(tpm: TPM, opts: { ownerAuth?: string } = {}): DeviceTP
     },
     async nvIncrement(index) {
       await tpm.nvIncrement(index, write);
+    },
+    // The read makes this connection's secure session the TPM's exclusive audit session; the
+    // increment demands that it still is (auditExclusive), so the TPM itself refuses it with
+    // TPM_RC_EXCLUSIVE if any other client's command ran in between: then read again. That makes
+    // "increment only while below the limit" atomic against every other process, also through
+    // /dev/tpmrm0 (the resource manager's ContextSave/Load take no sessions and do not count).
+    // Within one process all callers share the session, so they are queued here instead.
+    nvIncrementBelow(index, limit) {
+      const run = async (): Promise<{ value: bigint; incremented: boolean }> => {
+        for (let attempt = 1; ; attempt++) {
+          const b = await tpm.nvRead(index, { size: 8, offset: 0, authHandle: index, authorization: '', secure: true, audit: 'reset' });
+          const value = Buffer.from(b).readBigUInt64BE(0);
+          if (value >= limit) return { value, incremented: false };
+          try {
+            await tpm.nvIncrement(index, { ...write, audit: 'exclusive' });
+            return { value: value + 1n, incremented: true };
+          } catch (e) {
+            if (!(e instanceof TPMError && e.code === 'TPM_RC_EXCLUSIVE')) throw e;
+            if (attempt >= CAS_ATTEMPTS) {
+              throw new TufError('TUF_TPM_BUSY', `Other TPM clients interrupted every one of ${CAS_ATTEMPTS} attempts to raise counter 0x${index.toString(16)}; retry when the TPM is less busy.`, 'environment', { cause: e });
+            }
+            // Random back-off, so two raisers that keep displacing each other fall out of step.
+            await sleep(Math.floor(Math.random() * Math.min(64, 2 ** attempt)));
+          }
+        }
+      };
+      const prev = casQueue.get(tpm) ?? Promise.resolve();
+      const p = prev.then(run, run);
+      casQueue.set(tpm, p.catch(() => undefined));
+      return p;
     },
     async readClock() {
       const t = await tpm.readClock();
