@@ -716,8 +716,13 @@ export class TPM {
   private async nvSimple(def: typeof C.NV_WriteLock | typeof C.NV_Increment | typeof C.NV_ReadLock, nvIndex: number, write: boolean, opts: NVAuthOptions): Promise<void> {
     this.checkNV(nvIndex);
     const authHandle = opts.authHandle ?? this.nvAuthHandle((await this.nvReadPublic(nvIndex)).nvPublic, write);
+    // An increment may set TPMA_NV_WRITTEN and so change the index's Name, which is then read again
+    // (NV_ReadPublic). Not so after an audited read or increment: the counter was written already.
+    // Keeping the Name then matters: the NV_ReadPublic would end the audit session's exclusivity.
+    const name = def === C.NV_Increment && opts.audit ? this.tracker.cachedName(nvIndex) : undefined;
     // Writes (lock, increment) always: the HMACs stop a fake "done" for a counter or lock.
     await this.authed(def, { handles: [authHandle, nvIndex], params: {}, auth: [opts.authorization] }, { always: write, secure: opts.secure, audit: opts.audit });
+    if (name) this.tracker.setName(nvIndex, name);
   }
 
   /** TPM2_NV_WriteLock: no more writes until the index attributes allow (WRITEDEFINE: forever; WRITE_STCLEAR: until restart). */

@@ -78,11 +78,11 @@ export interface AnchorTPM {
   nvWriteLock(index: number): Promise<void>;
   nvIncrement(index: number): Promise<void>;
   /**
-   * Compare-and-increment: reads counter `index` and increments it only while it is below
-   * `limit`, with nothing else on the TPM in between (see tpm.ts); returns the value it leaves.
-   * Raising a floor through this cannot overshoot, however many writers race.
+   * Increments counter `index` up to `limit` and never beyond, however many writers race: each
+   * increment is conditional on the value it was computed from (see tpm.ts). `onStep` runs after
+   * each increment. Returns the value it leaves and the increments it made.
    */
-  nvIncrementBelow(index: number, limit: bigint): Promise<{ value: bigint; incremented: boolean }>;
+  nvRaise(index: number, limit: bigint, onStep?: () => void): Promise<{ value: bigint; increments: number }>;
 }
 
 export interface CounterRef { handle: number; baseline: bigint }
@@ -319,10 +319,10 @@ export class TpmAnchor {
   }
 
   /**
-   * Raises the counters (root, and the active epoch's) to represent the trusted versions. Each
-   * increment re-reads its counter and stops at the target (nvIncrementBelow), so a writer that
-   * races another one (two processes, two state dirs on one TPM) or repeats a raise after a crash
-   * never pushes the floor above the version it trusted.
+   * Raises the counters (root, and the active epoch's) to represent the trusted versions. Every
+   * increment is conditional on the counter still being below its target (nvRaise), so a writer
+   * that races another one (two processes, two state dirs on one TPM) or repeats a raise after a
+   * crash never pushes the floor above the version it trusted.
    */
   async raise(versions: Floors): Promise<{ floors: Floors; increments: number }> {
     let increments = 0;
@@ -331,12 +331,10 @@ export class TpmAnchor {
       const c = this.counter(role, this.activeEpoch);
       const limit = c.baseline + stepsForVersion(BigInt(versions[role]));
       let value = c.baseline + (await this.steps(c));
-      while (value < limit) {
-        const r = await this.tpm.nvIncrementBelow(c.handle, limit);
+      if (value < limit) {
+        const r = await this.tpm.nvRaise(c.handle, limit, () => crashPoint('anchor:increment'));
         value = r.value;
-        if (!r.incremented) break;
-        increments++;
-        crashPoint('anchor:increment');
+        increments += r.increments;
       }
       floors[role] = Number(floorOfSteps(value - c.baseline));
     }

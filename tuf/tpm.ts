@@ -6,10 +6,10 @@ import { TPM_RH, TPMError, type TPM } from '../hardware/index.ts';
 import type { DeviceTPM } from './client.ts';
 import { TufError } from './errors.ts';
 
-/** Compare-and-increment attempts before giving up on a TPM that other clients keep busy. */
+/** Refused increments (TPM_RC_EXCLUSIVE) before giving up on a TPM that other clients keep busy. */
 const CAS_ATTEMPTS = 64;
 
-/** One compare-and-increment at a time per connection (see nvIncrementBelow). */
+/** One raise at a time per connection (see nvRaise). */
 const casQueue = new WeakMap<TPM, Promise<unknown>>();
 
 /** TPM_RC_HANDLE: NV_ReadPublic on an index that is not defined. */
@@ -47,29 +47,39 @@ export function deviceTPM(tpm: TPM, opts: { ownerAuth?: string } = {}): DeviceTP
     async nvIncrement(index) {
       await tpm.nvIncrement(index, write);
     },
-    // The read makes this connection's secure session the TPM's exclusive audit session; the
-    // increment demands that it still is (auditExclusive), so the TPM itself refuses it with
-    // TPM_RC_EXCLUSIVE if any other client's command ran in between: then read again. That makes
-    // "increment only while below the limit" atomic against every other process, also through
-    // /dev/tpmrm0 (the resource manager's ContextSave/Load take no sessions and do not count).
-    // Within one process all callers share the session, so they are queued here instead.
-    nvIncrementBelow(index, limit) {
-      const run = async (): Promise<{ value: bigint; incremented: boolean }> => {
-        for (let attempt = 1; ; attempt++) {
-          const b = await tpm.nvRead(index, { size: 8, offset: 0, authHandle: index, authorization: '', secure: true, audit: 'reset' });
-          const value = Buffer.from(b).readBigUInt64BE(0);
-          if (value >= limit) return { value, incremented: false };
+    // Compare-and-increment on the TPM itself. The read (audit: 'reset') makes this connection's
+    // secure session the TPM's exclusive audit session; each increment demands that it still is
+    // (audit: 'exclusive'), so the TPM refuses it with TPM_RC_EXCLUSIVE if any other client's
+    // command ran since our last audited one: then we read again. While increments succeed, the
+    // value stays known without reading (nothing can have changed it). That makes "increment only
+    // while below the limit" atomic against every other process, also through /dev/tpmrm0 (the
+    // resource manager's ContextSave/Load take no sessions and do not count). Callers in one
+    // process share the session, so exclusivity cannot tell them apart: they are queued here.
+    nvRaise(index, limit, onStep) {
+      const run = async (): Promise<{ value: bigint; increments: number }> => {
+        let increments = 0;
+        let known: bigint | undefined;
+        for (let refused = 0; ;) {
+          if (known === undefined) {
+            const b = await tpm.nvRead(index, { size: 8, offset: 0, authHandle: index, authorization: '', secure: true, audit: 'reset' });
+            known = Buffer.from(b).readBigUInt64BE(0);
+          }
+          if (known >= limit) return { value: known, increments };
           try {
             await tpm.nvIncrement(index, { ...write, audit: 'exclusive' });
-            return { value: value + 1n, incremented: true };
           } catch (e) {
             if (!(e instanceof TPMError && e.code === 'TPM_RC_EXCLUSIVE')) throw e;
-            if (attempt >= CAS_ATTEMPTS) {
-              throw new TufError('TUF_TPM_BUSY', `Other TPM clients interrupted every one of ${CAS_ATTEMPTS} attempts to raise counter 0x${index.toString(16)}; retry when the TPM is less busy.`, 'environment', { cause: e });
+            if (++refused >= CAS_ATTEMPTS) {
+              throw new TufError('TUF_TPM_BUSY', `Other TPM clients interrupted raising counter 0x${index.toString(16)} ${CAS_ATTEMPTS} times; retry when the TPM is less busy.`, 'environment', { cause: e });
             }
+            known = undefined;
             // Random back-off, so two raisers that keep displacing each other fall out of step.
-            await sleep(Math.floor(Math.random() * Math.min(64, 2 ** attempt)));
+            await sleep(Math.floor(Math.random() * Math.min(64, 2 ** refused)));
+            continue;
           }
+          known++;
+          increments++;
+          onStep?.();
         }
       };
       const prev = casQueue.get(tpm) ?? Promise.resolve();
