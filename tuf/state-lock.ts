@@ -25,7 +25,11 @@ import { TufError } from './errors.ts';
 import { ownerAlive, selfOwner, type Owner } from './owner.ts';
 import { removeStaleTemps } from './metadata-store.ts';
 
-/** Default bounded wait for a held lock (CLI --lock-wait). */
+/**
+ * Default bounded wait for a held lock (CLI --lock-wait): long enough to queue behind an ordinary
+ * update (about a second here, a few on a slow discrete TPM), short enough that a stuck holder is
+ * reported instead of silently stalling a service; longer waits are the caller's choice.
+ */
 export const DEFAULT_LOCK_WAIT_MS = 5_000;
 const POLL_MS = 50;
 const SQLITE_BUSY = 5;
