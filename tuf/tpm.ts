@@ -65,6 +65,7 @@ export function deviceTPM(tpm: TPM, opts: { ownerAuth?: string } = {}): DeviceTP
             known = Buffer.from(b).readBigUInt64BE(0);
           }
           if (known >= limit) return { value: known, increments };
+          const session = await tpm.secureSession();
           try {
             await tpm.nvIncrement(index, { ...write, audit: 'exclusive' });
           } catch (e) {
@@ -80,6 +81,10 @@ export function deviceTPM(tpm: TPM, opts: { ownerAuth?: string } = {}): DeviceTP
           known++;
           increments++;
           onStep?.();
+          // The TPM checks exclusivity only on a session already used for audit. Had the secure
+          // session been started again for this increment (the old one was flushed under us), it
+          // went through unchecked: read the counter again rather than trust `known`.
+          if ((await tpm.secureSession()) !== session) known = undefined;
         }
       };
       const prev = casQueue.get(tpm) ?? Promise.resolve();
