@@ -117,7 +117,7 @@ export function verifyEKChain(
   const at = opts.at ?? new Date();
   const policy = opts.validity ?? 'ek';
   const maxLen = Math.max(2, Math.min(opts.maxPathLength ?? 8, 16));
-  if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new EKChainError('EK_ROOT_STORE_INVALID', 'The time to check the EK chain at is not a valid date.');
+  if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new EKChainError('EK_CHAIN_OPTIONS_INVALID', 'The time to check the EK chain at is not a valid date.');
   if (intermediatesIn.length > MAX_INTERMEDIATES) throw new EKChainError('EK_CHAIN_TOO_LONG', `${intermediatesIn.length} intermediate certificates were supplied; at most ${MAX_INTERMEDIATES} are considered.`);
   const leaf = toCert(leafIn, 'EK certificate');
   const intermediates = intermediatesIn.map((x, i) => toCert(x, `intermediate certificate ${i + 1}`)).filter((c) => !store.has(c));

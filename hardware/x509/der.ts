@@ -190,16 +190,17 @@ export function integerBytes(ctx: ParseContext, t: TLV, what: string): Uint8Arra
   return c;
 }
 
-/** A small INTEGER (version, pathLen) as a number; refuses values beyond ±2^31. */
+/** A small INTEGER (version, pathLen, PSS salt length) as a number; refuses values beyond 32 bits. */
 export function smallInteger(ctx: ParseContext, t: TLV, what: string): number {
   const c = integerBytes(ctx, t, what);
+  // Skip redundant sign octets (0x00 before a clear top bit, 0xFF before a set one).
   let i = 0;
-  const neg = (c[0]! & 0x80) !== 0;
-  while (i < c.length - 1 && c[i] === (neg ? 0xff : 0)) i++;
-  if (c.length - i > 4) throw malformed(what, 'the INTEGER is too large', t.start);
+  while (i < c.length - 1 && ((c[i] === 0 && (c[i + 1]! & 0x80) === 0) || (c[i] === 0xff && (c[i + 1]! & 0x80) !== 0))) i++;
+  const n = c.length - i;
+  if (n > 4) throw malformed(what, 'the INTEGER is too large', t.start);
   let v = 0;
-  for (; i < c.length; i++) v = v * 256 + c[i]!;
-  if (neg) v -= 2 ** (8 * Math.min(c.length, 4));
+  for (let j = i; j < c.length; j++) v = v * 256 + c[j]!;
+  if (c[i]! & 0x80) v -= 2 ** (8 * n);
   return v;
 }
 

@@ -36,7 +36,9 @@ export type EKChainErrorCode =
   /** The leaf or an intermediate does not parse. */
   | 'EK_CHAIN_MALFORMED'
   /** The root store or an operator CA bundle could not be read or parsed. */
-  | 'EK_ROOT_STORE_INVALID';
+  | 'EK_ROOT_STORE_INVALID'
+  /** The caller's options are not usable (e.g. the time to check at is not a date). */
+  | 'EK_CHAIN_OPTIONS_INVALID';
 
 const CHAIN_CLASS: Record<EKChainErrorCode, ErrorClass> = {
   EK_CHAIN_NO_ISSUER: 'denied',
@@ -49,6 +51,7 @@ const CHAIN_CLASS: Record<EKChainErrorCode, ErrorClass> = {
   EK_CHAIN_UNSUPPORTED_ALGORITHM: 'denied',
   EK_CHAIN_MALFORMED: 'denied',
   EK_ROOT_STORE_INVALID: 'usage',
+  EK_CHAIN_OPTIONS_INVALID: 'usage',
 };
 
 export class EKChainError extends TollgateError {
