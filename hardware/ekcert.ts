@@ -115,7 +115,9 @@ export function parseEKCertificate(slot: EKCertSlot, bytes: Uint8Array): EKCerti
   if (bytes.length > MAX_CERT) throw new EKCertError('EK_CERT_MALFORMED', `The ${where} is ${bytes.length} bytes, larger than any certificate.`);
   let x509: X509Cert;
   try {
-    x509 = parseCertificate(bytes, { trailing: 'padding' });
+    // Bytes after the certificate are outside its signature: NV padding, or leftovers of an older,
+    // longer certificate in an index that was not cleared. Recorded as a quirk, not refused.
+    x509 = parseCertificate(bytes, { trailing: 'any' });
   } catch (e) {
     if (e instanceof X509Error) throw new EKCertError('EK_CERT_MALFORMED', `The ${where} does not parse as X.509: ${e.message}`, { cause: e, details: { reason: e.code } });
     throw e;

@@ -332,11 +332,15 @@ describe('hostile input', () => {
     assert.throws(() => parseCertificates(Buffer.concat(Array.from({ length: 33 }, () => a))), isTooLarge);
   });
 
-  it('parseEKCertificate maps every parse failure to EK_CERT_MALFORMED', () => {
+  it('parseEKCertificate maps every parse failure to EK_CERT_MALFORMED and ignores bytes after the certificate', () => {
     const slot = { index: 0x01c00002, keyType: 'rsa-2048' as const, range: 'low' as const };
-    for (const b of [Buffer.from([0x30, 0x80, 0, 0]), Buffer.concat([good, Buffer.from('xx')]), Buffer.alloc(17 * 1024, 0x30)]) {
+    for (const b of [Buffer.from([0x30, 0x80, 0, 0]), good.subarray(0, 100), Buffer.alloc(17 * 1024, 0x30)]) {
       assert.throws(() => parseEKCertificate(slot, b), (e: unknown) => e instanceof EKCertError && e.code === 'EK_CERT_MALFORMED');
     }
+    // Leftover bytes after the certificate in its NV index are outside the signature: kept out of der, noted.
+    const leftover = parseEKCertificate(slot, Buffer.concat([good, Buffer.from('old certificate tail')]));
+    assert.ok(leftover.der.equals(good));
+    assert.ok(leftover.x509.quirks.includes('trailing-data'));
   });
 
   it('ekCertMatches works on a certificate Node cannot read', () => {
