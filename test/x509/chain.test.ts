@@ -101,6 +101,11 @@ describe('made-up chains: each failure names its link', () => {
     assert.throws(() => verifyEKChain(leaf, [impostor.der], storeOf(root)), fails('EK_CHAIN_BAD_SIGNATURE', /names "C=CH, O=Tollgate Test TPM Vendor, CN=Vendor EK Intermediate" \(intermediate\) as its issuer, but the RSA signature does not verify/));
     // Both supplied: the real one is found whichever comes first.
     assert.equal(verifyEKChain(leaf, [impostor.der, int.der], storeOf(root)).path.length, 3);
+    // Without key identifiers nothing orders the candidates: the impostor is tried first, fails, and the next one is taken.
+    const noAki = makeEK(int, ekKey, { extensions: [ext.notCA(), ext.tpmSAN('id:4E544300', 'NPCT75x', 'id:00070002')] });
+    const impostorNoSki = makeIntermediate(root, 'Vendor EK Intermediate', rsaKey(), { extensions: [ext.ca(0), ext.caKeyUsage()] });
+    const r = verifyEKChain(noAki, [impostorNoSki.der, int.der], storeOf(root));
+    assert.ok(r.path[1]!.der.equals(int.der));
     // The same-named impostor root in the store, listed first: the path still finds the real root.
     const fakeRoot = makeRoot('Vendor Root');
     assert.equal(verifyEKChain(leaf, [int.der], new EKRootStore([anchor(fakeRoot.der), anchor(root.der)])).path.length, 3);
