@@ -44,3 +44,4 @@ export * as vex from './vex/index.ts';
 export * as version from './version/index.ts';
 // Evidence formats (issue 9): CBOR/COSE_Sign1, the tollgate EAT profile, and EAR attestation results.
 export * as cose from './cose/index.ts';
+export * as eat from './eat/index.ts';
