@@ -70,6 +70,46 @@ function mutate(rand: () => number, input: Uint8Array, others: Uint8Array[]): Ui
   return new Uint8Array(b);
 }
 
+/** Values of every CBOR type tollgate accepts, to put where the profile expects another. */
+function randomValue(rand: () => number, depth = 0): cose.CborValue {
+  const pick = (n: number) => Math.floor(rand() * n);
+  switch (pick(depth > 2 ? 9 : 11)) {
+    case 0: return pick(3) - 1;
+    case 1: return [0, 23, 24, 255, 256, 65535, 65536, 2 ** 32, Number.MAX_SAFE_INTEGER, -(2 ** 31)][pick(10)]!;
+    case 2: return [2n ** 64n - 1n, -(2n ** 63n), 2n ** 53n][pick(3)]!;
+    case 3: return ['', 'x', 'tcg-pc-client', 'ima', 'sha256', 'md5', 'é'.repeat(pick(40))][pick(7)]!;
+    case 4: return new Uint8Array(pick(70)).fill(pick(256));
+    case 5: return null;
+    case 6: return rand() < 0.5;
+    case 7: return [];
+    case 8: return new Map();
+    case 9: return Array.from({ length: 1 + pick(3) }, () => randomValue(rand, depth + 1));
+    default: return new Map<cose.CborKey, cose.CborValue>(Array.from({ length: 1 + pick(3) }, () => [pick(8) - 1, randomValue(rand, depth + 1)]));
+  }
+}
+
+/** Structure-aware mutation: replace, drop or add one node somewhere in a decoded value. */
+function mutateTree(rand: () => number, v: cose.CborValue): cose.CborValue {
+  const pick = (n: number) => Math.floor(rand() * n);
+  const kids = v instanceof Map ? [...v.keys()] : Array.isArray(v) ? v.map((_, i) => i) : [];
+  if (kids.length === 0 || rand() < 0.25) return randomValue(rand);
+  const k = kids[pick(kids.length)]!;
+  const child = v instanceof Map ? v.get(k)! : (v as cose.CborValue[])[k as number]!;
+  const op = pick(4);
+  if (v instanceof Map) {
+    const m = new Map(v);
+    if (op === 0) m.delete(k);
+    else if (op === 1) m.set(pick(2) ? pick(10) - 2 : 'k', randomValue(rand));
+    else m.set(k, mutateTree(rand, child));
+    return m;
+  }
+  const a = [...(v as cose.CborValue[])];
+  if (op === 0) a.splice(k as number, 1);
+  else if (op === 1) a.push(randomValue(rand));
+  else a[k as number] = mutateTree(rand, child);
+  return a;
+}
+
 describe('CBOR/COSE decoder fuzz', () => {
   it(`${ITERATIONS} mutated inputs: each decodes or is refused with a typed error`, async () => {
     const t = softwareTpm();
@@ -81,6 +121,8 @@ describe('CBOR/COSE decoder fuzz', () => {
     const dir = join(import.meta.dirname, 'vectors', 'cose-wg');
     const vectors = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => new Uint8Array(Buffer.from(JSON.parse(readFileSync(join(dir, f), 'utf8')).output.cbor, 'hex')));
     const sign1 = cose.decodeSign1(evidence);
+    const earSign1 = cose.decodeSign1(earCwt);
+    const trees = [cose.decodeCBOR(sign1.payload), cose.decodeCBOR(earSign1.payload)];
     const seeds = [evidence, earCwt, ...vectors];
 
     const rand = prng(SEED);
@@ -91,9 +133,14 @@ describe('CBOR/COSE decoder fuzz', () => {
     for (let i = 0; i < ITERATIONS; i++) {
       let input: Uint8Array;
       const mode = i % 4;
-      if (mode === 3) {
-        // Mutate the claims payload and rewrap it, so mutations reach the EAT claims checks.
+      if (mode === 2) {
+        // Mutate the claims payload's bytes and rewrap it, so mutations reach the EAT claims checks.
         input = cose.encodeTaggedCBOR(18, [sign1.protectedBytes, new Map(), mutate(rand, sign1.payload, seeds), sign1.signature]);
+      } else if (mode === 3) {
+        // Type confusion: a well-formed claims map (evidence or EAR) with one node changed.
+        const which = (i >> 2) % 2;
+        const s1 = which === 0 ? sign1 : earSign1;
+        input = cose.encodeTaggedCBOR(18, [s1.protectedBytes, new Map(), cose.encodeCBOR(mutateTree(rand, trees[which]!)), s1.signature]);
       } else input = mutate(rand, seeds[mode === 0 ? 0 : Math.floor(rand() * seeds.length)]!, seeds);
       for (const [name, decode] of [
         ['evidence', () => eat.decodeEvidence(input)],
@@ -118,7 +165,7 @@ describe('CBOR/COSE decoder fuzz', () => {
     // Inputs are a few KiB: decoding them must not grow the heap by more than a small multiple.
     assert.ok(heapPeak - heapStart < 256 * 2 ** 20, `heap grew by ${heapPeak - heapStart} bytes`);
     // The fuzz reached the deep checks, not only the first byte.
-    for (const k of ['evidence:ok', 'evidence:EAT_QUOTE_BINDING_MISMATCH', 'evidence:EAT_CLAIM_INVALID', 'evidence:CBOR_TRUNCATED', 'ear:ok', 'cbor:ok']) {
+    for (const k of ['evidence:ok', 'evidence:EAT_QUOTE_BINDING_MISMATCH', 'evidence:EAT_CLAIM_INVALID', 'evidence:EAT_CLAIM_MISSING', 'evidence:CBOR_TRUNCATED', 'ear:ok', 'ear:EAR_CLAIM_INVALID', 'cbor:ok']) {
       assert.ok((outcomes.get(k) ?? 0) > 0, `no input ended in ${k}: ${summary}`);
     }
   });

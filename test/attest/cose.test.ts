@@ -249,6 +249,9 @@ describe('CBOR decoding of hostile input', () => {
     refuses(() => decodeCBOR(unhex('9bffffffffffffffff')), 'CBOR_TRUNCATED');
     refuses(() => decodeCBOR(unhex('bb00000001000000000000')), 'CBOR_TRUNCATED');
     refuses(() => decodeCBOR(unhex('9a000f4240' + '00'.repeat(100))), 'CBOR_TRUNCATED'); // 1,000,000 elements claimed, 100 present
+    // Refused at the head (offset 5), before any element is read.
+    assert.throws(() => decodeCBOR(unhex('9a000f4240' + '00'.repeat(100))), { details: { offset: 5 } });
+    assert.throws(() => decodeCBOR(unhex('ba000f4240' + '00'.repeat(100))), { details: { offset: 5 } });
     refuses(() => decodeCBOR(unhex('1b000000')), 'CBOR_TRUNCATED');
     refuses(() => decodeCBOR(new Uint8Array(0)), 'CBOR_TRUNCATED');
   });
