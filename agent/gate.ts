@@ -15,7 +15,7 @@ import {
   failed, loadPolicy, loadTrustedRoot, notApplicable, passed, verifyArtifact,
   type Check, type DigestSet, type LoadedPolicy, type Statement, type VerifyResult,
 } from '../attest/index.ts';
-import { openTargetSession, TufError, type DeviceOptions, type FoundTarget, type ProgressInfo, type TargetSession, type UpdateResult } from '../tuf/index.ts';
+import { openTargetSession, ownerTag, tagIsStale, TufError, type DeviceOptions, type FoundTarget, type ProgressInfo, type TargetSession, type UpdateResult } from '../tuf/index.ts';
 import { TollgateError } from '../hardware/index.ts';
 import { GateError } from './errors.ts';
 import {
@@ -143,7 +143,7 @@ async function verifyStaged(session: TargetSession, found: FoundTarget, plan: Po
     createdDir = await mkdir(dir, { recursive: true });
     await removeStaleStages(dir, basename(out));
     // mkdtemp creates the directory 0700: nobody else can swap the staged bytes.
-    stage = await mkdtemp(join(dir, `.${basename(out)}${STAGE_INFIX}`));
+    stage = await mkdtemp(join(dir, `.${basename(out)}${STAGE_INFIX}${ownerTag()}-`));
   } catch (e) {
     throw new GateError('GATE_STAGING', `Cannot create a staging directory next to ${out}: ${(e as Error).message}.`, 'environment', { cause: e });
   }
@@ -386,13 +386,19 @@ async function seedFromOut(out: string, staged: string, length: number): Promise
   }
 }
 
-/** Staging directories a killed gate run for the same destination left behind. */
+/**
+ * Staging directories a killed gate run for the same destination left behind. Each is named after
+ * its owner process (tuf's owner.ts), so the staging of a run still going (another state dir,
+ * another container, same --out) stays. Unowned names come from versions before owner tags.
+ */
 async function removeStaleStages(dir: string, base: string): Promise<void> {
   let names: string[];
   try { names = await readdir(dir); } catch { return; }
   const prefix = `.${base}${STAGE_INFIX}`;
   for (const name of names) {
-    if (name.startsWith(prefix) && /^[A-Za-z0-9]{6}$/.test(name.slice(prefix.length))) await rm(join(dir, name), { recursive: true, force: true });
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(?:(.+)-)?[A-Za-z0-9]{6}$/.exec(name.slice(prefix.length));
+    if (m && (m[1] === undefined || tagIsStale(m[1]))) await rm(join(dir, name), { recursive: true, force: true });
   }
 }
 

@@ -1,5 +1,6 @@
-// Evidence files as producers publish them: a Sigstore bundle, a DSSE envelope, or JSON Lines of
-// either (slsa-github-generator's .intoto.jsonl, `gh attestation download`). Each item is parsed on
+// Evidence files as producers publish them: a Sigstore bundle, a DSSE envelope, JSON Lines of
+// either (slsa-github-generator's .intoto.jsonl, `gh attestation download`), or the npm registry's
+// attestation set ({"attestations":[{"predicateType","bundle"}]}, provenance and publish bundles). Each item is parsed on
 // its own, so one malformed line is reported without hiding the others.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
@@ -15,7 +16,7 @@ export type EvidenceSource = string | { uri: string; bytes: Uint8Array };
 export const MAX_EVIDENCE_BYTES = 64 * 1024 * 1024;
 
 export type EvidenceItem =
-  | { kind: 'bundle'; uri: string; digest: { sha256: string }; bundle: Bundle }
+  | { kind: 'bundle'; uri: string; digest: { sha256: string }; bundle: Bundle; /** From npm's attestation set: the entry's declared predicateType (unverified). */ npmPredicateType?: string }
   | { kind: 'envelope'; uri: string; digest: { sha256: string }; envelope: Envelope }
   | { kind: 'error'; uri: string; digest?: { sha256: string }; error: AttestError };
 
@@ -63,14 +64,28 @@ export function parseEvidence(uri: string, bytes: Uint8Array): EvidenceItem[] {
   // One document (possibly pretty-printed over many lines), or one document per line.
   const single = lines.length <= 1 || !lines.every((l) => l.trimStart().startsWith('{') && l.trimEnd().endsWith('}'));
   const docs = single ? [text] : lines;
-  return docs.map((doc, i) => {
+  return docs.flatMap((doc, i): EvidenceItem[] => {
     const itemUri = docs.length > 1 ? `${uri}#${i + 1}` : uri;
-    const digest = sha256(Buffer.from(doc));
+    const digest = docs.length > 1 ? sha256(Buffer.from(doc)) : sha256(bytes);
     try {
-      return classify(parseJSON(doc, itemUri, { maxBytes: MAX_BUNDLE_BYTES }), itemUri, docs.length > 1 ? digest : sha256(bytes));
+      const v = parseJSON(doc, itemUri, { maxBytes: MAX_BUNDLE_BYTES });
+      return isRecord(v) && 'attestations' in v ? npmAttestations(v.attestations, itemUri, digest) : [classify(v, itemUri, digest)];
     } catch (e) {
-      if (e instanceof AttestError) return { kind: 'error', uri: itemUri, error: e } as EvidenceItem;
+      if (e instanceof AttestError) return [{ kind: 'error', uri: itemUri, error: e }];
       throw e;
     }
+  });
+}
+
+/** The npm registry's attestation set: each entry's bundle is an item of its own (`uri#attestations[i]`). */
+function npmAttestations(list: unknown, uri: string, digest: { sha256: string }): EvidenceItem[] {
+  if (!Array.isArray(list) || list.length === 0) {
+    return [{ kind: 'error', uri, digest, error: new AttestError('EVIDENCE_UNKNOWN', `${uri}: "attestations" must be a non-empty array of {predicateType, bundle} (the npm registry's attestation set).`) }];
+  }
+  return list.map((a, i) => {
+    const itemUri = `${uri}#attestations[${i}]`;
+    if (!isRecord(a) || !isRecord(a.bundle)) return { kind: 'error', uri: itemUri, digest, error: new AttestError('EVIDENCE_UNKNOWN', `${itemUri} has no bundle.`) };
+    const item = classify(a.bundle, itemUri, digest);
+    return item.kind === 'bundle' && typeof a.predicateType === 'string' ? { ...item, npmPredicateType: a.predicateType } : item;
   });
 }

@@ -23,6 +23,11 @@ export {
   SLSA_PROVENANCE_V02,
   SLSA_PROVENANCE_V1,
   GITHUB_ACTIONS_ISSUER,
+  DEFAULT_ARTIFACT_BUILDERS,
+  DEFAULT_IMAGE_BUILDERS,
+  DEFAULT_TRUSTED_BUILDERS,
+  TRUSTED_DELEGATORS,
+  GITHUB_RUNNER_HOSTED,
   checkProvenance,
   provenanceFacts,
   isProvenance,
@@ -30,15 +35,23 @@ export {
   builderIdMismatch,
   versionedTagMismatch,
   type ProvenanceExpectations,
+  type ProvenanceCheckOptions,
 } from './slsa.ts';
+export { fulcioClaims, type FulcioClaims } from './fulcio.ts';
+export { npmRegistryKeys, NPM_PUBLISH_PREDICATE_PREFIX } from './npm.ts';
 export { loadPolicy, validatePolicy, anchoredPattern, policyRequiresSomething, POLICY_VERSION, type Policy, type LoadedPolicy, type IdentityPolicy, type KeyPolicy, type SignaturePolicy, type VEXSigners } from './policy.ts';
 export { buildVSA, signVSA, VSA_PREDICATE_TYPE, DEFAULT_VERIFIER_ID } from './vsa.ts';
 export { parseEvidence, readEvidence, type EvidenceSource, type EvidenceItem } from './evidence.ts';
 export { verifyArtifact, registerExtraCheck, type VerifyOptions, type VerifyResult, type Expectations, type ArtifactInput, type ExtraCheck, type ExtraCheckInput, type VerifiedStatement } from './verify.ts';
 export { supplyChainChecks } from './supply-chain.ts';
+export { builtinEKRootStore, loadEKRootStore, readCADirectory, readCAFileAnchors } from './ekroots/index.ts';
 // The SBOM, licence, OSV, VEX and version-ordering modules, as namespaces (their names overlap).
 export * as sbom from './sbom/index.ts';
 export * as license from './license/index.ts';
 export * as osv from './osv/index.ts';
 export * as vex from './vex/index.ts';
 export * as version from './version/index.ts';
+// Evidence formats (issue 9): CBOR/COSE_Sign1, the tollgate EAT profile, and EAR attestation results.
+export * as cose from './cose/index.ts';
+export * as eat from './eat/index.ts';
+export * as ear from './ear/index.ts';

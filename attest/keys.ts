@@ -28,6 +28,8 @@ export interface VerificationKey {
   keyid: string;
   key: KeyObject;
   scheme: SignatureScheme;
+  /** When the key may have signed (checked against a bundle's log/TSA time); unbounded when absent. */
+  validFor?: { start: Date; end?: Date };
 }
 
 /** sha256 of the SubjectPublicKeyInfo DER, hex: identifies a key regardless of how it was named. */

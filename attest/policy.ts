@@ -26,9 +26,12 @@
 //     "builderId": "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml",
 //                                                   exact name@ref, or a name (workflows then must be
 //                                                   pinned at refs/tags/vX.Y.Z); omitted = slsa-verifier's defaults
+//                                                   (attest/slsa.ts); with no "signatures", GitHub Actions
+//                                                   certificates are trusted for provenance from its builder
 //     "sourceUri": "github.com/o/r",                required when provenance is configured
 //     "sourceBranch": "main", "sourceTag": "v1.2.3", "sourceVersionedTag": "v1.2",
-//     "buildWorkflowInputs": { "name": "value" }
+//     "buildWorkflowInputs": { "name": "value" },
+//     "packageName": "@scope/name", "packageVersion": "1.2.3"   npm: the provenance subject pkg:npm/NAME@VERSION
 //   },
 //   "sbom": { … },                                  validated by attest/sbom (validateSBOMPolicy)
 //   "vulnerabilities": { …,                         validated by attest/osv (validateVulnerabilityPolicy)
@@ -270,12 +273,12 @@ export function anchoredPattern(pattern: string): RegExp {
 }
 
 function validateProvenance(v: unknown, path: string): ProvenancePolicy {
-  const o = fields(v, path, ['required', 'builderId', 'sourceUri', 'sourceBranch', 'sourceTag', 'sourceVersionedTag', 'buildWorkflowInputs']);
+  const o = fields(v, path, ['required', 'builderId', 'sourceUri', 'sourceBranch', 'sourceTag', 'sourceVersionedTag', 'buildWorkflowInputs', 'packageName', 'packageVersion']);
   const out: ProvenancePolicy = { required: optBool(o, 'required', path) ?? true };
   const sourceUri = optString(o, 'sourceUri', path);
   if (sourceUri === undefined) throw new PolicyError(`${path}.sourceUri`, 'is required (the repository the artifact must be built from)');
   out.sourceUri = sourceUri;
-  for (const k of ['builderId', 'sourceBranch', 'sourceTag', 'sourceVersionedTag'] as const) {
+  for (const k of ['builderId', 'sourceBranch', 'sourceTag', 'sourceVersionedTag', 'packageName', 'packageVersion'] as const) {
     const s = optString(o, k, path);
     if (s !== undefined) out[k] = s;
   }

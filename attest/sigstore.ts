@@ -18,6 +18,7 @@ import { INTOTO_PAYLOAD_TYPE, parseStatement, type Statement } from './intoto.ts
 import type { Envelope } from './dsse.ts';
 import type { DigestAlgorithm, DigestSet } from './digest.ts';
 import type { LoadedTrustedRoot } from './trusted-root.ts';
+import { fulcioClaims, type FulcioClaims } from './fulcio.ts';
 
 export const MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
 
@@ -83,6 +84,8 @@ export interface BundleSigner {
   subjectAlternativeName?: string;
   issuer?: string;
   identityIndices?: number[];
+  /** Certificate bundles: the GitHub Actions claims Fulcio wrote into the certificate (repository, ref, runner). */
+  claims?: FulcioClaims;
   /** Key bundles: the policy keyid that verified. */
   keyid?: string;
   /** Key bundles: sha256 of the key's SPKI (distinct keys are counted by it; certificate signers by identity). */
@@ -172,7 +175,14 @@ export function verifyBundle(bundle: Bundle, ctx: SigstoreContext): BundleVerifi
         `expected a certificate for ${ctx.identities.map(describeIdentity).join(' or ')}; found SAN ${JSON.stringify(san ?? null)} issued by ${JSON.stringify(issuer ?? null)}`,
       );
     }
-    signer = { ...(san !== undefined ? { subjectAlternativeName: san } : {}), ...(issuer !== undefined ? { issuer } : {}), identityIndices: matching };
+    let claims: FulcioClaims | undefined;
+    const leaf = vm.$case === 'x509CertificateChain' ? vm.x509CertificateChain.certificates[0]?.rawBytes : vm.$case === 'certificate' ? vm.certificate.rawBytes : undefined;
+    try {
+      if (leaf) claims = fulcioClaims(leaf);
+    } catch (e) {
+      return fail(base, (e as AttestError).code ?? 'SIGSTORE_CERTIFICATE_MALFORMED', (e as Error).message);
+    }
+    signer = { ...(san !== undefined ? { subjectAlternativeName: san } : {}), ...(issuer !== undefined ? { issuer } : {}), identityIndices: matching, ...(claims ? { claims } : {}) };
   } else {
     const hint = vm.$case === 'publicKey' ? vm.publicKey.hint : '';
     // The hint only orders the attempts; every trusted key is tried.
@@ -180,7 +190,8 @@ export function verifyBundle(bundle: Bundle, ctx: SigstoreContext): BundleVerifi
     let lastError: unknown;
     let hit: VerificationKey | undefined;
     for (const k of order) {
-      const material = { ...ctx.trustedRoot.material, publicKey: () => ({ publicKey: k.key, validFor: () => true }) };
+      const vf = k.validFor;
+      const material = { ...ctx.trustedRoot.material, publicKey: () => ({ publicKey: k.key, validFor: (d: Date) => !vf || (d >= vf.start && (vf.end === undefined || d <= vf.end)) }) };
       try {
         new Verifier(material, options).verify(entity);
         hit = k;

@@ -1,7 +1,9 @@
-// SLSA provenance v0.2 and v1 checks at parity with slsa-verifier `verify-artifact`: builder id
-// (exact, or a trusted reusable workflow pinned at a vX.Y.Z tag), source URI (git+https
-// normalised; trigger and material must agree), branch, tag, versioned tag (semver, build
-// metadata ignored), workflow_dispatch inputs, and the subject digest. The facts are read the way
+// SLSA provenance v0.2 and v1 checks at parity with slsa-verifier `verify-artifact` and
+// `verify-npm-package`: builder id (exact, or a trusted reusable workflow pinned at a vX.Y.Z tag;
+// slsa-verifier's default builders when none is expected; npm's runner ids), the signing
+// certificate as the builder, source URI (git+https normalised; trigger and material must agree),
+// branch, tag, versioned tag (semver, build metadata ignored), workflow_dispatch inputs, npm
+// package name and version, and the subject digest. The facts are read the way
 // each producer writes them: slsa-github-generator (v0.2 lower-case env, v1 upper-case
 // GITHUB_* internal parameters, BYOB), and GitHub/npm attestations (externalParameters.workflow).
 // Every failed check names what was expected and what was found.
@@ -10,25 +12,45 @@ import { AttestError } from './errors.ts';
 import { isRecord } from './encoding.ts';
 import { matchSubject, type Statement } from './intoto.ts';
 import type { DigestSet } from './digest.ts';
+import type { FulcioClaims } from './fulcio.ts';
 
 export const SLSA_PROVENANCE_V02 = 'https://slsa.dev/provenance/v0.2';
 export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
 
-/** slsa-verifier's default trusted builders, used when no builder id is expected. */
-export const DEFAULT_TRUSTED_BUILDERS = [
-  'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml',
-  'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/builder_go_slsa3.yml',
-  'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/builder_docker-based_slsa3.yml',
-  'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml',
-  'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/delegator_generic_slsa3.yml',
+// The builders trusted when no builder id is expected, taken from slsa-verifier v2.7.1 (commit
+// aaf98fd77ddc1963c0f34f34c46bd84d7a08c260, verifiers/internal/gha/builder.go and
+// slsaprovenance/common/builders.go). Keep in step with it; the README says where they come from.
+const GENERATOR_WORKFLOWS = 'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/';
+
+/** `defaultArtifactTrustedReusableWorkflows`: slsa-verifier verify-artifact's default builders. */
+export const DEFAULT_ARTIFACT_BUILDERS = [
+  `${GENERATOR_WORKFLOWS}generator_generic_slsa3.yml`,
+  `${GENERATOR_WORKFLOWS}builder_go_slsa3.yml`,
+  `${GENERATOR_WORKFLOWS}builder_container-based_slsa3.yml`,
 ];
 
-/** slsa-github-generator's BYOB delegators: they sign provenance for the tag-pinned builder (TRW) that called them. */
-export const TRUSTED_DELEGATORS = [
-  'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/delegator_generic_slsa3.yml',
-  'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/delegator_lowperms-generic_slsa3.yml',
-];
+/** `defaultContainerTrustedReusableWorkflows`: verify-image's default (tollgate verifies an image by its digest with the same command). */
+export const DEFAULT_IMAGE_BUILDERS = [`${GENERATOR_WORKFLOWS}generator_container_slsa3.yml`];
+
+/** Builders trusted without a builder id when they sign their own provenance. */
+export const DEFAULT_TRUSTED_BUILDERS = [...DEFAULT_ARTIFACT_BUILDERS, ...DEFAULT_IMAGE_BUILDERS];
+
+/**
+ * `defaultBYOBReusableWorkflows`: slsa-github-generator's BYOB delegators. They sign provenance for
+ * the tag-pinned builder (TRW) that called them; with no builder id, that builder must be one of
+ * slsa-github-generator's own workflows (the maven, gradle and nodejs builders), as slsa-verifier's
+ * `verifyBuilderIDPathPrefix` requires.
+ */
+export const TRUSTED_DELEGATORS = [`${GENERATOR_WORKFLOWS}delegator_generic_slsa3.yml`, `${GENERATOR_WORKFLOWS}delegator_lowperms-generic_slsa3.yml`];
+export const DEFAULT_BYOB_BUILDER_PREFIX = GENERATOR_WORKFLOWS;
+
+// npm CLI provenance names the GitHub runner as its builder: SLSA v0.2 provenance the legacy
+// `…/actions/runner` (a GitHub-hosted runner), v1 `…/runner/github-hosted` or `…/runner/self-hosted`.
+export const GITHUB_RUNNER_LEGACY = 'https://github.com/actions/runner';
+export const GITHUB_RUNNER_HOSTED = `${GITHUB_RUNNER_LEGACY}/github-hosted`;
+export const GITHUB_RUNNER_SELF_HOSTED = `${GITHUB_RUNNER_LEGACY}/self-hosted`;
+const RUNNER_ENVIRONMENT: Record<string, string> = { [GITHUB_RUNNER_LEGACY]: 'github-hosted', [GITHUB_RUNNER_HOSTED]: 'github-hosted', [GITHUB_RUNNER_SELF_HOSTED]: 'self-hosted' };
 
 const BYOB_BUILD_TYPE = 'https://github.com/slsa-framework/slsa-github-generator/delegator-generic@v0';
 const NPM_CLI_BUILD_TYPE_V1 = 'https://github.com/npm/cli/gha@v1';
@@ -45,12 +67,28 @@ export interface ProvenanceExpectations {
   sourceTag?: string;
   sourceVersionedTag?: string;
   buildWorkflowInputs?: Record<string, string>;
+  /** npm: the package name the provenance subject (`pkg:npm/NAME@VERSION`) must name. */
+  packageName?: string;
+  /** npm: the package version the provenance subject must name. */
+  packageVersion?: string;
 }
 
 /** Who signed the provenance, when it came with a certificate. */
 export interface SignerIdentity {
   subjectAlternativeName?: string;
   issuer?: string;
+  claims?: FulcioClaims;
+}
+
+export interface ProvenanceCheckOptions {
+  /**
+   * The signature was trusted only because it is a GitHub Actions certificate (no identities or keys
+   * configured): the certificate must then be the builder itself, so `slsa.builder-signer` cannot
+   * be not-applicable.
+   */
+  requireBuilderSigner?: boolean;
+  /** npm's publish attestations that verified with the registry's key and name the artifact. */
+  npmPublished?: Array<{ uri: string; name: string; version: string }>;
 }
 
 /** A fact read from provenance, or why it could not be read. */
@@ -61,6 +99,8 @@ export interface ProvenanceFacts {
   buildType: string;
   builderId: Fact<string>;
   sourceUri: Fact<string>;
+  /** The source commit recorded with the source URI (materials[0] / resolvedDependencies[0]), if any. */
+  sourceDigest?: string;
   triggerUri: Fact<string>;
   branch: Fact<string>;
   tag: Fact<string>;
@@ -93,6 +133,7 @@ function factsV02(pred: Record<string, unknown>): ProvenanceFacts {
   const buildType = str(pred.buildType) ?? '';
   const materials = pred.materials;
   const m0 = Array.isArray(materials) ? str(get(materials[0], 'uri')) : undefined;
+  const m0Digest = Array.isArray(materials) ? commitOf(get(materials[0], 'digest')) : undefined;
   const trigger = str(get(pred, 'invocation', 'configSource', 'uri'));
   const env = get(pred, 'invocation', 'environment');
   return {
@@ -100,6 +141,7 @@ function factsV02(pred: Record<string, unknown>): ProvenanceFacts {
     buildType,
     builderId: builderId ? ok(builderId) : err('predicate.builder.id is missing'),
     sourceUri: m0 ? ok(m0) : err('predicate.materials[0].uri is missing'),
+    ...(m0Digest ? { sourceDigest: m0Digest } : {}),
     triggerUri: trigger ? ok(trigger) : err('predicate.invocation.configSource.uri is missing'),
     ...refFacts(isRecord(env) ? env : undefined, false, 'predicate.invocation.environment'),
   };
@@ -110,6 +152,7 @@ function factsV1(pred: Record<string, unknown>): ProvenanceFacts {
   const buildType = str(get(pred, 'buildDefinition', 'buildType')) ?? '';
   const deps = get(pred, 'buildDefinition', 'resolvedDependencies');
   const d0 = Array.isArray(deps) ? str(get(deps[0], 'uri')) : undefined;
+  const d0Digest = Array.isArray(deps) ? commitOf(get(deps[0], 'digest')) : undefined;
   const internal = get(pred, 'buildDefinition', 'internalParameters');
   const external = get(pred, 'buildDefinition', 'externalParameters');
   const base = {
@@ -117,6 +160,7 @@ function factsV1(pred: Record<string, unknown>): ProvenanceFacts {
     buildType,
     builderId: builderId ? ok(builderId) : err<string>('runDetails.builder.id is missing'),
     sourceUri: d0 ? ok(d0) : err<string>('buildDefinition.resolvedDependencies[0].uri is missing'),
+    ...(d0Digest ? { sourceDigest: d0Digest } : {}),
   };
   // slsa-github-generator v1 builders: GITHUB_* variables in internalParameters.
   const wfRef = str(get(internal, 'GITHUB_WORKFLOW_REF'));
@@ -162,6 +206,11 @@ function factsV1(pred: Record<string, unknown>): ProvenanceFacts {
     tag: err('the provenance does not record the source ref'),
     workflowInputs: err('the provenance does not record workflow inputs'),
   };
+}
+
+/** A git commit from a digest set (gitCommit, else sha1). */
+function commitOf(d: unknown): string | undefined {
+  return str(get(d, 'gitCommit')) ?? str(get(d, 'sha1'));
 }
 
 /** Branch, tag and inputs from a GitHub environment map (v0.2 lower-case keys, v1 upper-case). */
@@ -259,18 +308,40 @@ export function isPinnedBuilderTag(version: string): boolean {
 
 const isWorkflowBuilder = (name: string): boolean => name.includes('/.github/workflows/');
 
+/** What of the provenance besides its builder id decides how the id matches. */
+export interface BuilderContext {
+  buildType?: string;
+  version?: '0.2' | '1';
+}
+
+/** A builder trusted without a builder id only as a BYOB builder, through a trusted delegator. */
+function isDefaultByobBuilder(name: string, ctx: BuilderContext): boolean {
+  return ctx.buildType === BYOB_BUILD_TYPE && name.startsWith(DEFAULT_BYOB_BUILDER_PREFIX) && !DEFAULT_TRUSTED_BUILDERS.includes(name);
+}
+
 /** Matches a provenance builder id against an expectation; returns the failure reason or undefined. */
-export function builderIdMismatch(found: string, expected: string | undefined): string | undefined {
+export function builderIdMismatch(found: string, expected: string | undefined, ctx: BuilderContext = {}): string | undefined {
   const prov = parseBuilderId(found);
   if (!prov) return `builder id ${JSON.stringify(found)} is malformed`;
   if (expected === undefined || expected === '') {
-    if (!DEFAULT_TRUSTED_BUILDERS.includes(prov.name)) return `expected one of slsa-github-generator's trusted builders (no builder id configured), found ${found}`;
+    if (!DEFAULT_TRUSTED_BUILDERS.includes(prov.name) && !isDefaultByobBuilder(prov.name, ctx)) {
+      return `expected one of slsa-verifier's default trusted builders (no builder id configured: ${DEFAULT_TRUSTED_BUILDERS.map((b) => b.slice(GENERATOR_WORKFLOWS.length)).join(', ')}, or a slsa-github-generator BYOB builder), found ${found}`;
+    }
     if (!isPinnedBuilderTag(prov.version)) return `expected a trusted builder pinned at refs/tags/vX.Y.Z, found ${found}`;
     return undefined;
   }
   const exp = parseBuilderId(expected);
   if (!exp) return `expected builder id ${JSON.stringify(expected)} is malformed`;
-  if (exp.name !== prov.name) return `expected builder ${expected}, found ${found}`;
+  if (exp.name !== prov.name) {
+    // npm's SLSA v0.2 provenance names a GitHub-hosted runner by its legacy id; slsa-verifier
+    // accepts it for …/runner/github-hosted. SLSA v1 provenance always names the hosting, and
+    // slsa-verifier refuses the legacy id for it.
+    if (exp.name === GITHUB_RUNNER_HOSTED && prov.name === GITHUB_RUNNER_LEGACY && ctx.version === '0.2' && exp.version === '' && prov.version === '') return undefined;
+    if (exp.name === GITHUB_RUNNER_LEGACY && prov.name === GITHUB_RUNNER_HOSTED) {
+      return `expected builder ${expected}, found ${found}: SLSA v1 provenance names the runner's hosting, so expect ${GITHUB_RUNNER_HOSTED}`;
+    }
+    return `expected builder ${expected}, found ${found}`;
+  }
   if (exp.version !== '') {
     if (exp.version === prov.version || `refs/tags/${exp.version}` === prov.version) return undefined;
     return `expected builder version ${exp.version}, found ${prov.version || '(none)'} in ${found}`;
@@ -301,7 +372,7 @@ export function versionedTagMismatch(foundTag: string, expected: string): string
  * Runs every provenance check; checks whose expectation is not configured are not-applicable
  * (builder id and subject always run).
  */
-export function checkProvenance(st: Statement, exp: ProvenanceExpectations, artifact: DigestSet, signer?: SignerIdentity): Check[] {
+export function checkProvenance(st: Statement, exp: ProvenanceExpectations, artifact: DigestSet, signer?: SignerIdentity, opts: ProvenanceCheckOptions = {}): Check[] {
   const checks: Check[] = [];
   let facts: ProvenanceFacts;
   try {
@@ -317,12 +388,12 @@ export function checkProvenance(st: Statement, exp: ProvenanceExpectations, arti
   // Builder id.
   if ('error' in facts.builderId) checks.push(failed('slsa.builder-id', facts.builderId.error));
   else {
-    const why = builderIdMismatch(facts.builderId.value, exp.builderId);
+    const why = builderIdMismatch(facts.builderId.value, exp.builderId, { buildType: facts.buildType, version: facts.version });
     checks.push(why ? failed('slsa.builder-id', why, { expected: exp.builderId ?? DEFAULT_TRUSTED_BUILDERS, found: facts.builderId.value }) : passed('slsa.builder-id', `builder ${facts.builderId.value}`));
   }
 
   // The signing certificate must be the builder (a workflow can only sign as itself).
-  checks.push(builderSignerCheck(facts, signer));
+  checks.push(builderSignerCheck(facts, signer, exp, opts.requireBuilderSigner === true));
 
   // Source.
   if (exp.sourceUri === undefined) checks.push(notApplicable('slsa.source-uri', 'no expected source URI configured'));
@@ -353,15 +424,61 @@ export function checkProvenance(st: Statement, exp: ProvenanceExpectations, arti
     }
     checks.push(bad.length ? failed('slsa.workflow-inputs', bad.join('; '), { expected: inputs }) : passed('slsa.workflow-inputs', `inputs ${Object.keys(inputs).join(', ')} match`));
   }
+
+  checks.push(...packageChecks(st, exp, opts.npmPublished ?? []));
   return checks;
 }
 
-function builderSignerCheck(facts: ProvenanceFacts, signer: SignerIdentity | undefined): Check {
+/**
+ * npm package expectations, as slsa-verifier's `--package-name`/`--package-version`: the provenance
+ * has exactly one subject, `pkg:npm/NAME@VERSION` (URL-encoded; a scope keeps its leading `@`), and
+ * npm's registry publish attestation, verified with the registry's key, names the same package.
+ */
+function packageChecks(st: Statement, exp: ProvenanceExpectations, published: NonNullable<ProvenanceCheckOptions['npmPublished']>): Check[] {
+  if (exp.packageName === undefined && exp.packageVersion === undefined) {
+    return [notApplicable('slsa.package-name', 'no expected package name configured'), notApplicable('slsa.package-version', 'no expected package version configured')];
+  }
+  const pkg = npmSubject(st);
+  const one = (id: string, noun: string, expected: string | undefined, pick: (p: { name: string; version: string }) => string): Check => {
+    if (expected === undefined) return notApplicable(id, `no expected package ${noun} configured`);
+    if ('error' in pkg) return failed(id, `expected package ${noun} ${expected}; ${pkg.error}`);
+    const found = pick(pkg.value);
+    if (found !== expected) return failed(id, `expected package ${noun} ${expected}, found ${found || '(none)'} in subject ${pkg.value.subject}`, { expected, found });
+    if (published.length === 0) return failed(id, `expected npm's registry publish attestation for package ${noun} ${expected} (the registry's attestation set holds it), found none that verified`);
+    const other = published.find((p) => pick(p) !== expected);
+    if (other) return failed(id, `expected package ${noun} ${expected}, found ${pick(other)} in the publish attestation ${other.uri}`, { expected, found: pick(other) });
+    return passed(id, `package ${noun} ${found} (provenance subject and npm's publish attestation)`);
+  };
+  return [one('slsa.package-name', 'name', exp.packageName, (p) => p.name), one('slsa.package-version', 'version', exp.packageVersion, (p) => p.version)];
+}
+
+function npmSubject(st: Statement): Fact<{ name: string; version: string; subject: string }> {
+  if (st.subject.length !== 1) return err(`npm provenance has exactly one subject, this one has ${st.subject.length}`);
+  const subject = st.subject[0]!.name ?? '';
+  const prefix = 'pkg:npm/';
+  if (!subject.startsWith(prefix)) return err(`the subject ${JSON.stringify(subject)} is not an npm package (pkg:npm/NAME@VERSION)`);
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(subject.slice(prefix.length).replace(/\+/g, ' '));
+  } catch {
+    return err(`the subject ${JSON.stringify(subject)} is not validly URL-encoded`);
+  }
+  const scoped = decoded.startsWith('@');
+  const parts = (scoped ? decoded.slice(1) : decoded).split('@');
+  if (parts.length > 2) return err(`the subject ${JSON.stringify(subject)} has more than one version separator`);
+  return ok({ name: `${scoped ? '@' : ''}${parts[0]}`, version: parts[1] ?? '', subject });
+}
+
+function builderSignerCheck(facts: ProvenanceFacts, signer: SignerIdentity | undefined, exp: ProvenanceExpectations, required: boolean): Check {
   const id = 'slsa.builder-signer';
-  if (!signer?.subjectAlternativeName) return notApplicable(id, 'the provenance was not signed with a certificate naming a workflow');
-  if ('error' in facts.builderId) return notApplicable(id, facts.builderId.error);
+  // Not-applicable is only allowed when another trusted signer (a key, a configured identity) vouches.
+  const skip = (why: string): Check => (required ? failed(id, `${why}; with no trusted identities or keys configured, the GitHub Actions certificate must be the builder`) : notApplicable(id, why));
+  if (!signer?.subjectAlternativeName) return skip('the provenance was not signed with a certificate naming a workflow');
+  if ('error' in facts.builderId) return skip(facts.builderId.error);
   const b = facts.builderId.value;
-  if (!isWorkflowBuilder(b)) return notApplicable(id, `builder ${b} is not a GitHub workflow; the certificate identity is checked by the signature policy`);
+  const runnerEnv = RUNNER_ENVIRONMENT[parseBuilderId(b)?.name ?? ''];
+  if (runnerEnv !== undefined) return runnerSignerCheck(facts, signer, exp, runnerEnv, required);
+  if (!isWorkflowBuilder(b)) return skip(`builder ${b} is not a GitHub workflow; the certificate identity is checked by the signature policy`);
   if (signer.issuer !== undefined && signer.issuer !== GITHUB_ACTIONS_ISSUER) {
     return failed(id, `expected a certificate issued for ${GITHUB_ACTIONS_ISSUER} (builder ${b}), found issuer ${signer.issuer}`);
   }
@@ -377,7 +494,48 @@ function builderSignerCheck(facts: ProvenanceFacts, signer: SignerIdentity | und
   if (signer.subjectAlternativeName !== b) {
     return failed(id, `expected the provenance to be signed by its builder ${b}, found certificate identity ${signer.subjectAlternativeName}`, { expected: b, found: signer.subjectAlternativeName });
   }
+  // A BYOB builder is trusted by default only through a delegator, never by signing for itself.
+  const name = parseBuilderId(b)?.name ?? '';
+  if (!exp.builderId && isDefaultByobBuilder(name, facts)) {
+    return failed(id, `expected builder ${b} to be vouched for by one of slsa-github-generator's delegators (no builder id configured), found it signed by itself`);
+  }
   return passed(id, `signed by the builder workflow ${b}`);
+}
+
+/**
+ * A GitHub runner builder (npm CLI provenance): the provenance is written by the workflow being
+ * built, so the certificate must agree with it: the runner's hosting always (when the certificate
+ * says), and the repository, ref and commit when nothing but the certificate is trusted.
+ */
+function runnerSignerCheck(facts: ProvenanceFacts, signer: SignerIdentity, exp: ProvenanceExpectations, runnerEnv: string, required: boolean): Check {
+  const id = 'slsa.builder-signer';
+  const b = 'value' in facts.builderId ? facts.builderId.value : '';
+  const c = signer.claims ?? {};
+  if (signer.issuer !== undefined && signer.issuer !== GITHUB_ACTIONS_ISSUER) {
+    return failed(id, `expected a certificate issued for ${GITHUB_ACTIONS_ISSUER} (builder ${b}), found issuer ${signer.issuer}`);
+  }
+  if (c.runnerEnvironment !== undefined && c.runnerEnvironment !== runnerEnv) {
+    return failed(id, `expected a ${runnerEnv} runner (builder ${b}), found a certificate for a ${c.runnerEnvironment} runner`, { expected: runnerEnv, found: c.runnerEnvironment });
+  }
+  if (!required) {
+    return c.runnerEnvironment !== undefined ? passed(id, `signed by ${signer.subjectAlternativeName} on a ${c.runnerEnvironment} runner`) : notApplicable(id, `the certificate does not say where ${signer.subjectAlternativeName} ran; its identity is checked by the signature policy`);
+  }
+  const why = (s: string): Check => failed(id, `${s}; with no trusted identities or keys configured, the GitHub Actions certificate must vouch for the runner build`);
+  if (c.runnerEnvironment === undefined) return why('the certificate does not name the runner environment');
+  if (exp.sourceUri === undefined) return why(`expected a source URI to bind builder ${b} to a repository`);
+  const source = normalizeGitUri(exp.sourceUri);
+  if (c.sourceRepositoryUri === undefined || normalizeGitUri(c.sourceRepositoryUri) !== source) {
+    return why(`expected a certificate for repository ${source}, found ${c.sourceRepositoryUri ?? 'none'}`);
+  }
+  if ('error' in facts.triggerUri) return why(facts.triggerUri.error);
+  const t = splitGitUri(facts.triggerUri.value);
+  if (t.uri !== source || t.ref !== c.sourceRepositoryRef) {
+    return why(`expected the provenance's trigger ${facts.triggerUri.value} to be the certificate's ${c.sourceRepositoryUri}@${c.sourceRepositoryRef ?? '(no ref)'}`);
+  }
+  if (facts.sourceDigest !== undefined && facts.sourceDigest !== c.sourceRepositoryDigest) {
+    return why(`expected the provenance's source commit ${facts.sourceDigest} to be the certificate's ${c.sourceRepositoryDigest ?? '(none)'}`);
+  }
+  return passed(id, `signed by ${signer.subjectAlternativeName} on a ${c.runnerEnvironment} runner for ${c.sourceRepositoryUri}@${c.sourceRepositoryRef}`);
 }
 
 function sourceCheck(facts: ProvenanceFacts, expected: string): Check {

@@ -19,8 +19,9 @@ import { verifyEnvelope } from './dsse.ts';
 import { INTOTO_PAYLOAD_TYPE, matchSubject, parseStatement, subjectAlgorithms, type Statement } from './intoto.ts';
 import { keyFingerprint, type VerificationKey } from './keys.ts';
 import { loadPolicy, policyRequiresSomething, type IdentityPolicy, type LoadedPolicy, type SignaturePolicy } from './policy.ts';
-import { checkProvenance, DEFAULT_TRUSTED_BUILDERS, isProvenance, parseBuilderId, type ProvenanceExpectations, type SignerIdentity } from './slsa.ts';
+import { checkProvenance, DEFAULT_TRUSTED_BUILDERS, GITHUB_ACTIONS_ISSUER, isProvenance, parseBuilderId, type ProvenanceExpectations, type SignerIdentity } from './slsa.ts';
 import { buildVSA, signVSA } from './vsa.ts';
+import { isNpmPublishPredicate, verifyNpmPublish, type VerifiedPublish } from './npm.ts';
 import { supplyChainChecks } from './supply-chain.ts';
 import { verifyVEXEvidence, type TrustedVEX } from './vex/index.ts';
 import type { EnvelopeJSON, Signer } from './dsse.ts';
@@ -117,8 +118,19 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
   // Policy and effective expectations.
   const policy = await resolvePolicy(opts.policy);
   checks.push(policy ? passed('policy', `policy ${policy.uri} (sha256:${policy.digest.sha256})`) : notApplicable('policy', 'no policy given; expectations come from the command line'));
-  const sigPolicy = effectiveSignaturePolicy(policy, opts.expectations);
   const provExp = effectiveProvenance(policy, opts.expectations);
+  // slsa-verifier's rule when only SLSA expectations are given: trust GitHub Actions certificates,
+  // for SLSA provenance only, and require the certificate to be the provenance's builder.
+  const githubActionsRule = provExp !== undefined && effectiveSignaturePolicy(policy, opts.expectations) === undefined;
+  const sigPolicy = githubActionsRule ? GITHUB_ACTIONS_POLICY : effectiveSignaturePolicy(policy, opts.expectations);
+  if (githubActionsRule) {
+    checks.push(
+      passed(
+        'signatures.github-actions',
+        `no trusted identities or keys are configured, so as slsa-verifier does: certificates issued by ${GITHUB_ACTIONS_ISSUER} to a GitHub workflow are trusted for SLSA provenance only, and the certificate must be the provenance's builder (or a trusted delegator for it)`,
+      ),
+    );
+  }
 
   // Evidence, parsed before hashing so the artifact is hashed once with every algorithm needed.
   const items = await readItems([...(opts.bundles ?? []), ...(opts.attestations ?? [])]);
@@ -147,6 +159,7 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
   let root: LoadedTrustedRoot | undefined;
   const statements: Array<{ uri: string; statement: Statement; signed: Signed }> = [];
   const signers = new Map<string, Signed>();
+  const npmPublished: VerifiedPublish[] = [];
   let bundleIndex = 0;
   let attIndex = 0;
   for (const item of items) {
@@ -156,7 +169,16 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
       continue;
     }
     if (!sigPolicy) {
-      checks.push(failed(id, `${item.uri}: no trusted identities or keys are configured, so its signature cannot be trusted`, { uri: item.uri }));
+      checks.push(failed(id, `${item.uri}: no trusted identities or keys are configured, so its signature cannot be trusted (configure an identity or key, or SLSA expectations such as a source URI to trust GitHub Actions builders)`, { uri: item.uri }));
+      continue;
+    }
+    if (item.kind === 'bundle' && isNpmPublishPredicate(item.npmPredicateType)) {
+      // npm's registry vouches for name, version and tarball with its own key; never a signer of
+      // the artifact's build, only evidence for the package checks.
+      root ??= await resolveTrustedRoot(opts.trustedRoot);
+      const v = verifyNpmPublish(id, item.uri, item.bundle, root, art.digests);
+      checks.push(v.check);
+      if (v.published) npmPublished.push(v.published);
       continue;
     }
     if (item.kind === 'bundle') {
@@ -183,8 +205,18 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
               signer: `id:${r.signer.issuer}|${r.signer.subjectAlternativeName}`,
               label: `${r.signer.subjectAlternativeName} (${r.signer.issuer})`,
               identityIndices: r.signer.identityIndices ?? [],
-              identity: { ...(r.signer.subjectAlternativeName !== undefined ? { subjectAlternativeName: r.signer.subjectAlternativeName } : {}), ...(r.signer.issuer !== undefined ? { issuer: r.signer.issuer } : {}) },
+              identity: {
+                ...(r.signer.subjectAlternativeName !== undefined ? { subjectAlternativeName: r.signer.subjectAlternativeName } : {}),
+                ...(r.signer.issuer !== undefined ? { issuer: r.signer.issuer } : {}),
+                ...(r.signer.claims ? { claims: r.signer.claims } : {}),
+              },
             };
+      if (githubActionsRule && !(r.statement && isProvenance(r.statement))) {
+        // A GitHub Actions certificate names whichever workflow ran; without a configured identity
+        // only provenance, whose builder must be that workflow, can say anything about the artifact.
+        checks.push({ ...notApplicable(id, `${item.uri}: ${r.reason}, but with no trusted identities or keys configured only SLSA provenance from a GitHub Actions builder is used; not used`), details: { uri: item.uri, mediaType: r.mediaType } });
+        continue;
+      }
       if (r.signsArtifact) {
         signers.set(signed.signer, signed);
         checks.push(passed(id, `${item.uri}: ${r.reason}`, { uri: item.uri, mediaType: r.mediaType }));
@@ -249,7 +281,7 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
     const why = `no verified SLSA provenance about the artifact${statements.length ? ` (${statements.length} verified statement(s), none SLSA provenance)` : ''}`;
     checks.push(provExp.required ? failed('slsa.provenance', why) : notApplicable('slsa.provenance', `${why}; provenance is optional`));
   } else {
-    const results = provenance.map((p) => ({ p, checks: checkProvenance(p.statement, provExp, art.digests, p.signed.identity) }));
+    const results = provenance.map((p) => ({ p, checks: checkProvenance(p.statement, provExp, art.digests, p.signed.identity, { requireBuilderSigner: githubActionsRule, npmPublished }) }));
     const good = results.find((r) => r.checks.every((c) => c.status !== 'failed'));
     if (good) {
       checks.push(passed('slsa.provenance', `provenance ${good.p.uri} signed by ${good.p.signed.label}`));
@@ -403,6 +435,9 @@ async function resolveTrustedRoot(t: VerifyOptions['trustedRoot']): Promise<Load
   return loadTrustedRoot(bytes, uri);
 }
 
+/** The signature policy of the GitHub Actions rule: any GitHub workflow's certificate, then judged by the provenance checks. */
+const GITHUB_ACTIONS_POLICY: SignaturePolicy = { required: true, threshold: 1, identities: [{ issuer: GITHUB_ACTIONS_ISSUER, subjectPattern: 'https://github\\.com/.+' }], keys: [] };
+
 function effectiveSignaturePolicy(policy: LoadedPolicy | undefined, exp: Expectations | undefined): SignaturePolicy | undefined {
   const base = policy?.policy.signatures;
   const ids = exp?.identities ?? [];
@@ -418,7 +453,7 @@ function effectiveProvenance(policy: LoadedPolicy | undefined, exp: Expectations
   const hasFlags = flags !== undefined && Object.values(flags).some((v) => v !== undefined);
   if (!base && !hasFlags) return undefined;
   const merged: ProvenanceExpectations & { required: boolean } = { required: base?.required ?? true };
-  for (const k of ['builderId', 'sourceUri', 'sourceBranch', 'sourceTag', 'sourceVersionedTag'] as const) {
+  for (const k of ['builderId', 'sourceUri', 'sourceBranch', 'sourceTag', 'sourceVersionedTag', 'packageName', 'packageVersion'] as const) {
     const v = flags?.[k] ?? base?.[k];
     if (v !== undefined) merged[k] = v;
   }

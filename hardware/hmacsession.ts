@@ -176,11 +176,13 @@ export class HmacSession extends SessionState implements AuthSession {
    * touching `auth`: several callers can share one session (the TPM's connection-wide secure
    * session does), each with its own secret. `attributes` overrides the TPMA_SESSION bits
    * (e.g. to drop decrypt/encrypt when another session of the command already has them);
-   * continueSession always stays set.
+   * continueSession always stays set. `audit` adds audit bits (audit, auditReset, auditExclusive)
+   * for this one command.
    */
-  authorizing(authValue: Uint8Array | string, opts: { attributes?: number } = {}): AuthSession {
+  authorizing(authValue: Uint8Array | string, opts: { attributes?: number; audit?: number } = {}): AuthSession {
     const auth = typeof authValue === 'string' ? Buffer.from(authValue, 'utf8') : authValue;
-    const attrs = ((opts.attributes ?? this.attrs) | TPMA_SESSION.continueSession) & this.attrs;
+    const auditBits = TPMA_SESSION.audit | TPMA_SESSION.auditReset | TPMA_SESSION.auditExclusive;
+    const attrs = ((((opts.attributes ?? this.attrs) | TPMA_SESSION.continueSession) & this.attrs) | ((opts.audit ?? 0) & auditBits)) >>> 0;
     const encrypts = this.symmetric !== null;
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;

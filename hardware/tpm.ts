@@ -114,7 +114,16 @@ export interface NVAuthOptions {
    * Ignored when `authorization` is a session.
    */
   secure?: boolean;
+  /**
+   * Also use the secure session as an audit session (Part 1 §17.2): 'reset' makes it the TPM's
+   * exclusive audit session; 'exclusive' makes the TPM refuse the command (TPM_RC_EXCLUSIVE) when
+   * any other command that takes sessions ran since, on any connection. A 'reset' read followed by
+   * an 'exclusive' write is a compare-and-write no other TPM client can get between.
+   */
+  audit?: 'reset' | 'exclusive';
 }
+
+const AUDIT_BITS = { reset: TPMA_SESSION.audit | TPMA_SESSION.auditReset, exclusive: TPMA_SESSION.audit | TPMA_SESSION.auditExclusive } as const;
 
 export interface StartAuthSessionOptions {
   sessionType: number;
@@ -355,11 +364,15 @@ export class TPM {
    * Runs a command whose authorization number `slot` (a password or nothing) is given to the
    * secure session when wantsSecure says so; otherwise runs it as it is.
    */
-  private async authed<P extends StructS<any>, R extends StructS<any>>(def: CommandDef<P, R>, req: ExecuteRequest<P>, o: { slot?: number; always?: boolean; secure?: boolean | undefined } = {}): Promise<ExecuteResult<R>> {
+  private async authed<P extends StructS<any>, R extends StructS<any>>(def: CommandDef<P, R>, req: ExecuteRequest<P>, o: { slot?: number; always?: boolean; secure?: boolean | undefined; audit?: 'reset' | 'exclusive' | undefined } = {}): Promise<ExecuteResult<R>> {
     const slot = o.slot ?? 0;
     const given = req.auth ?? [];
     const a = given[slot];
-    if (!this.wantsSecure(a, o.secure, o.always ?? false)) return this.execute(def, req);
+    if (o.audit !== undefined && ((a !== undefined && !isPassword(a)) || o.secure === false)) {
+      throw usage(`${def.name}: audit runs on the secure session; it cannot be combined with an explicit session or secure: false.`);
+    }
+    const audit = o.audit === undefined ? 0 : AUDIT_BITS[o.audit];
+    if (!audit && !this.wantsSecure(a, o.secure, o.always ?? false)) return this.execute(def, req);
     // Only one session of a command may encrypt each way; an explicit session that does keeps it.
     let taken = 0;
     given.forEach((x, i) => { if (i !== slot && x !== undefined && !isPassword(x)) taken |= x.attributes; });
@@ -368,7 +381,7 @@ export class TPM {
       const s = await this.secureSession();
       const auth = [...given];
       while (auth.length <= slot) auth.push(undefined);
-      auth[slot] = s.authorizing(bytes(a as string | Uint8Array | undefined), { attributes: s.attributes & ~taken });
+      auth[slot] = s.authorizing(bytes(a as string | Uint8Array | undefined), { attributes: s.attributes & ~taken, audit });
       try {
         return await this.execute(def, { ...req, auth });
       } catch (e) {
@@ -674,7 +687,7 @@ export class TPM {
     const parts: Buffer[] = [];
     for (let done = 0; done < size;) {
       const n = Math.min(chunk, size - done);
-      const r = await this.authed(C.NV_Read, { handles: [authHandle, nvIndex], params: { size: n, offset: offset + done }, auth: [opts.authorization] }, { secure: opts.secure });
+      const r = await this.authed(C.NV_Read, { handles: [authHandle, nvIndex], params: { size: n, offset: offset + done }, auth: [opts.authorization] }, { secure: opts.secure, audit: opts.audit });
       if (r.params.data.length !== n) throw malformedError(`NV_Read returned ${r.params.data.length} bytes for a ${n}-byte request`);
       parts.push(Buffer.from(r.params.data));
       done += n;
@@ -703,8 +716,13 @@ export class TPM {
   private async nvSimple(def: typeof C.NV_WriteLock | typeof C.NV_Increment | typeof C.NV_ReadLock, nvIndex: number, write: boolean, opts: NVAuthOptions): Promise<void> {
     this.checkNV(nvIndex);
     const authHandle = opts.authHandle ?? this.nvAuthHandle((await this.nvReadPublic(nvIndex)).nvPublic, write);
+    // An increment may set TPMA_NV_WRITTEN and so change the index's Name, which is then read again
+    // (NV_ReadPublic). Not so after an audited read or increment: the counter was written already.
+    // Keeping the Name then matters: the NV_ReadPublic would end the audit session's exclusivity.
+    const name = def === C.NV_Increment && opts.audit ? this.tracker.cachedName(nvIndex) : undefined;
     // Writes (lock, increment) always: the HMACs stop a fake "done" for a counter or lock.
-    await this.authed(def, { handles: [authHandle, nvIndex], params: {}, auth: [opts.authorization] }, { always: write, secure: opts.secure });
+    await this.authed(def, { handles: [authHandle, nvIndex], params: {}, auth: [opts.authorization] }, { always: write, secure: opts.secure, audit: opts.audit });
+    if (name) this.tracker.setName(nvIndex, name);
   }
 
   /** TPM2_NV_WriteLock: no more writes until the index attributes allow (WRITEDEFINE: forever; WRITE_STCLEAR: until restart). */

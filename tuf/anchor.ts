@@ -77,6 +77,12 @@ export interface AnchorTPM {
   nvWrite(index: number, data: Uint8Array): Promise<void>;
   nvWriteLock(index: number): Promise<void>;
   nvIncrement(index: number): Promise<void>;
+  /**
+   * Increments counter `index` up to `limit` and never beyond, however many writers race: each
+   * increment is conditional on the value it was computed from (see tpm.ts). `onStep` runs after
+   * each increment. Returns the value it leaves and the increments it made.
+   */
+  nvRaise(index: number, limit: bigint, onStep?: () => void): Promise<{ value: bigint; increments: number }>;
 }
 
 export interface CounterRef { handle: number; baseline: bigint }
@@ -312,21 +318,25 @@ export class TpmAnchor {
     return { epoch, created: true };
   }
 
-  /** Raises the counters (root, and the active epoch's) to represent the trusted versions. */
+  /**
+   * Raises the counters (root, and the active epoch's) to represent the trusted versions. Every
+   * increment is conditional on the counter still being below its target (nvRaise), so a writer
+   * that races another one (two processes, two state dirs on one TPM) or repeats a raise after a
+   * crash never pushes the floor above the version it trusted.
+   */
   async raise(versions: Floors): Promise<{ floors: Floors; increments: number }> {
     let increments = 0;
     const floors = {} as Floors;
     for (const role of FLOOR_ROLES) {
       const c = this.counter(role, this.activeEpoch);
-      const want = stepsForVersion(BigInt(versions[role]));
-      let have = await this.steps(c);
-      while (have < want) {
-        await this.tpm.nvIncrement(c.handle);
-        have++;
-        increments++;
-        crashPoint('anchor:increment');
+      const limit = c.baseline + stepsForVersion(BigInt(versions[role]));
+      let value = c.baseline + (await this.steps(c));
+      if (value < limit) {
+        const r = await this.tpm.nvRaise(c.handle, limit, () => crashPoint('anchor:increment'));
+        value = r.value;
+        increments += r.increments;
       }
-      floors[role] = Number(floorOfSteps(have));
+      floors[role] = Number(floorOfSteps(value - c.baseline));
     }
     return { floors, increments };
   }

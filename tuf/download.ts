@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { TufError } from './errors.ts';
 import { crashPoint, fsyncDir } from './atomic.ts';
 import { mapTufError } from './error-map.ts';
+import { ownerTag, tagIsStale } from './owner.ts';
 import type { ProgressInfo, TollgateFetcher } from './fetcher.ts';
 
 export interface TargetInfo { path: string; length: number; hashes: Record<string, string> }
@@ -101,13 +102,19 @@ async function streamInto(fetcher: TollgateFetcher, url: string, info: TargetInf
   return received;
 }
 
-/** Staging files a killed download of the same destination left behind. */
+/**
+ * Staging files a killed download of the same destination left behind. Each is named after its
+ * owner (owner.ts), so a download still running in another process (another state dir, another
+ * container) keeps its file. Unowned names come from tollgate versions before owner tags.
+ */
 async function removeStaleStaging(dir: string, base: string): Promise<void> {
   let names: string[];
   try { names = await readdir(dir); } catch { return; }
   const prefix = `.${base}.`;
   for (const n of names) {
-    if (n.startsWith(prefix) && /^[0-9a-f]{12}\.part$/.test(n.slice(prefix.length))) await rm(join(dir, n), { force: true });
+    if (!n.startsWith(prefix)) continue;
+    const m = /^(?:(.+)\.)?[0-9a-f]{12}\.part$/.exec(n.slice(prefix.length));
+    if (m && (m[1] === undefined || tagIsStale(m[1]))) await rm(join(dir, n), { force: true });
   }
 }
 
@@ -131,7 +138,7 @@ export async function downloadTarget(opts: {
     throw new TufError('TUF_STATE', `Cannot create ${dir}: ${(e as Error).message}.`, 'environment', { cause: e });
   }
   await removeStaleStaging(dir, basename(dest));
-  const staging = join(dir, `.${basename(dest)}.${randomBytes(6).toString('hex')}.part`);
+  const staging = join(dir, `.${basename(dest)}.${ownerTag()}.${randomBytes(6).toString('hex')}.part`);
   let received = 0;
   try {
     // Each attempt (after a transient failure) restarts the staging file and the hashes.

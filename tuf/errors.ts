@@ -26,6 +26,7 @@ export type TufErrorCode =
   | 'TUF_ANCHOR_CONFLICT' // the TPM already pins a different root
   | 'TUF_CLOCK_BACKWARDS' // (warning entry) system clock behind the time floor
   | 'TUF_STATE' // state dir unreadable/unwritable
+  | 'TUF_TPM_BUSY' // other TPM clients kept interrupting a counter compare-and-increment
   | 'TUF_BUNDLE_INVALID' // offline bundle archive malformed or hostile
   | 'TUF_USAGE';
 

@@ -19,3 +19,5 @@ export { downloadTarget, matchesTarget, checkTargetPath, targetUrl, type TargetI
 export { statePaths, type StatePaths } from './state.ts';
 export { writeFileAtomic } from './atomic.ts';
 export { deviceTPM } from './tpm.ts';
+export { lockState, withStateLock, StateLockedError, DEFAULT_LOCK_WAIT_MS, type StateLock, type LockHolder, type LockOptions } from './state-lock.ts';
+export { ownerTag, tagIsStale, selfOwner, ownerAlive, parseOwnerTag, type Owner } from './owner.ts';

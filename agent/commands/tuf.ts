@@ -8,7 +8,7 @@ import type { CommandContext, CommandSpec, OptionSpec } from '../command.ts';
 import { checkLines, optString, requireOption } from '../options.ts';
 import {
   updateDevice, writeFileAtomic, createBundle, conformanceInit, conformanceRefresh, conformanceDownload,
-  TufError, deviceTPM, type DeviceTPM, type UpdateResult, type ProgressInfo,
+  TufError, deviceTPM, withStateLock, DEFAULT_LOCK_WAIT_MS, type DeviceTPM, type UpdateResult, type ProgressInfo,
 } from '../../tuf/index.ts';
 import { openTPM, resolveTPMURI } from '../../hardware/index.ts';
 import { denyError, gateFetch, type GateResult } from '../gate.ts';
@@ -18,6 +18,7 @@ import { initGate } from '../init.ts';
 
 const STATE: OptionSpec = { type: 'string', description: 'tollgate state directory (default $TOLLGATE_STATE or /var/lib/tollgate)', valueName: 'DIR' };
 const BUNDLE: OptionSpec = { type: 'string', description: 'read repository files from this offline bundle instead of the network', valueName: 'FILE' };
+const LOCK_WAIT: OptionSpec = { type: 'string', description: `how long to wait while another tollgate holds the state directory (default ${DEFAULT_LOCK_WAIT_MS / 1000}; then exit 3, STATE_LOCKED)`, valueName: 'SECONDS' };
 
 function stateRoot(ctx: CommandContext): string {
   return resolve(ctx.cwd, optString(ctx, 'state') ?? ctx.env.TOLLGATE_STATE ?? '/var/lib/tollgate');
@@ -25,6 +26,21 @@ function stateRoot(ctx: CommandContext): string {
 
 function tufStateDir(ctx: CommandContext): string {
   return join(stateRoot(ctx), 'tuf');
+}
+
+/**
+ * Runs a state-writing command holding the state directory's lock (tuf/state-lock.ts), taken
+ * BEFORE the TPM is opened: a waiting process must not hold the TPM (swtpm serves one connection).
+ */
+async function withLock<T>(ctx: CommandContext, command: string, fn: () => Promise<T>, o: { create?: boolean } = {}): Promise<T> {
+  const v = optString(ctx, 'lock-wait');
+  const seconds = v === undefined ? DEFAULT_LOCK_WAIT_MS / 1000 : /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isFinite(seconds) || seconds > 86_400) throw new TufError('TUF_USAGE', `--lock-wait ${v} is not a number of seconds between 0 and 86400.`, 'usage');
+  const waitMs = Math.round(seconds * 1000);
+  return withStateLock(stateRoot(ctx), {
+    command, waitMs, ...(o.create ? { create: true } : {}),
+    onWait: (h) => ctx.info(`tollgate: the state directory is in use by ${h ? `tollgate ${h.command} (PID ${h.pid})` : 'another tollgate process'}; waiting up to ${seconds} s`),
+  }, fn);
 }
 
 async function withTPM<T>(ctx: CommandContext, fn: (tpm: DeviceTPM) => Promise<T>): Promise<T> {
@@ -86,7 +102,7 @@ const init: CommandSpec = {
   path: ['init'],
   summary: 'Pin a TUF root in the TPM and prepare the update state',
   usage: [
-    'tollgate init --repo URL --root FILE [--root-sha256 HEX] [--policy-target NAME] [--osv-target NAME] [--trusted-root-target NAME] [--state DIR] [--tpm URI]',
+    'tollgate init --repo URL --root FILE [--root-sha256 HEX] [--policy-target NAME] [--osv-target NAME] [--trusted-root-target NAME] [--state DIR] [--lock-wait SECONDS] [--tpm URI]',
     '',
     'Who decides what: the policy, the OSV database and the Sigstore trusted root that judge every target are',
     'chosen here (kept in <state>/gate.json) or, by default, by the repository\'s top-level targets role',
@@ -104,6 +120,7 @@ const init: CommandSpec = {
     'osv-target': { type: 'string', description: `TUF target holding the OSV database (default: ${DEFAULT_OSV_TARGET} when the top-level role lists it)`, valueName: 'NAME' },
     'trusted-root-target': { type: 'string', description: `TUF target holding the Sigstore trusted root (default: ${DEFAULT_TRUSTED_ROOT_TARGET} when the top-level role lists it, else the public-good root built in)`, valueName: 'NAME' },
     state: STATE,
+    'lock-wait': LOCK_WAIT,
   },
   async run(ctx) {
     const rootFile = resolve(ctx.cwd, requireOption(ctx, 'root'));
@@ -125,14 +142,14 @@ const init: CommandSpec = {
     if (anchorHandle !== undefined && (!Number.isInteger(anchorHandle) || anchorHandle < 0x01000000 || anchorHandle > 0x01bfffcc)) {
       throw new TufError('TUF_USAGE', `--nv-index ${nv} is not an NV index handle in the owner range (e.g. 0x01500020).`, 'usage');
     }
-    // gate.json first (agent/init.ts): the TUF state must never exist without it.
-    const r = await withTPM(ctx, (tpm) => initGate({ stateRoot: stateRoot(ctx), gate, device: {
+    // gate.json first (agent/init.ts): the TUF state must never exist without it; both under the lock.
+    const r = await withLock(ctx, 'init', () => withTPM(ctx, (tpm) => initGate({ stateRoot: stateRoot(ctx), gate, device: {
       stateDir, tpm, rootBytes, ...(anchorHandle !== undefined ? { anchorHandle } : {}),
       ...(repo ? { repo: /^[a-z][a-z0-9+.-]*:/i.test(repo) ? repo : `file://${resolve(ctx.cwd, repo)}` } : {}),
       ...(metadataUrl ? { metadataUrl } : {}),
       ...(optString(ctx, 'targets-url') ? { targetsUrl: optString(ctx, 'targets-url')! } : {}),
       ...(optString(ctx, 'root-sha256') ? { rootSha256: optString(ctx, 'root-sha256')! } : {}),
-    } }));
+    } })), { create: true });
     const { policyTarget, osvTarget, trustedRootTarget } = gate;
     ctx.result({ ...r, policyTarget, osvTarget, trustedRootTarget }, [
       `pinned root v${r.root.version} (sha256 ${r.root.sha256}) in TPM NV ${r.anchor.handle}${r.anchor.created ? '' : ' (already pinned)'}`,
@@ -148,13 +165,13 @@ const init: CommandSpec = {
 const update: CommandSpec = {
   path: ['update'],
   summary: 'Refresh TUF metadata and raise the TPM rollback floor',
-  usage: 'tollgate update [--bundle FILE] [--state DIR] [--tpm URI]',
-  options: { bundle: BUNDLE, state: STATE },
+  usage: 'tollgate update [--bundle FILE] [--state DIR] [--lock-wait SECONDS] [--tpm URI]',
+  options: { bundle: BUNDLE, state: STATE, 'lock-wait': LOCK_WAIT },
   async run(ctx) {
     const stateDir = tufStateDir(ctx);
     const bundle = optString(ctx, 'bundle');
     const now = nowOverride(ctx);
-    const r = await withTPM(ctx, (tpm) => updateDevice({ stateDir, tpm, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}) }));
+    const r = await withLock(ctx, 'update', () => withTPM(ctx, (tpm) => updateDevice({ stateDir, tpm, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}) })));
     ctx.result(r, updateText(r));
   },
 };
@@ -190,6 +207,7 @@ const fetch: CommandSpec = {
     'vsa-out': { type: 'string', description: 'write the verification summary attestation (in-toto statement, allow or deny) here', valueName: 'FILE' },
     bundle: BUNDLE,
     state: STATE,
+    'lock-wait': LOCK_WAIT,
   },
   async run(ctx) {
     const target = ctx.positionals[0];
@@ -198,13 +216,16 @@ const fetch: CommandSpec = {
     const vsaOut = optString(ctx, 'vsa-out');
     const root = stateRoot(ctx);
     const stateDir = tufStateDir(ctx);
-    const { policyTarget, osvTarget, trustedRootTarget } = readGateConfig(root);
     const bundle = optString(ctx, 'bundle');
     const now = nowOverride(ctx);
     const onProgress = progressBar(ctx);
-    const r = await withTPM(ctx, (tpm) => gateFetch({
-      stateDir, tpm, target, out, policyTarget, osvTarget, trustedRootTarget, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}), ...(onProgress ? { onProgress } : {}),
-    }));
+    // The whole fetch holds the lock: the lookups after the refresh commit delegated metadata too.
+    const r = await withLock(ctx, 'fetch', () => {
+      const { policyTarget, osvTarget, trustedRootTarget } = readGateConfig(root);
+      return withTPM(ctx, (tpm) => gateFetch({
+        stateDir, tpm, target, out, policyTarget, osvTarget, trustedRootTarget, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}), ...(onProgress ? { onProgress } : {}),
+      }));
+    });
     if (vsaOut !== undefined && r.vsa) writeFileAtomic(resolve(ctx.cwd, vsaOut), JSON.stringify(r.vsa, null, 2) + '\n');
     const w = warnText(r.update);
     const text = gateText(r) + (w ? '\n' + w : '');

@@ -97,6 +97,8 @@ const verify: CommandSpec = {
     'source-versioned-tag': { type: 'string', description: 'Expected semver tag: v1 matches v1.x.y, v1.2 matches v1.2.x', valueName: 'TAG' },
     'builder-id': { type: 'string', description: 'Expected builder id (name@ref exact, or a name pinned at a vX.Y.Z tag)', valueName: 'ID' },
     'build-workflow-input': { type: 'string', multiple: true, description: 'Expected workflow_dispatch input; repeatable', valueName: 'KEY=VALUE' },
+    'package-name': { type: 'string', description: 'Expected npm package name in the provenance subject, e.g. @scope/name', valueName: 'NAME' },
+    'package-version': { type: 'string', description: 'Expected npm package version in the provenance subject', valueName: 'VERSION' },
     'certificate-identity': { type: 'string', description: 'Expected signing certificate SAN, exact', valueName: 'SAN' },
     'certificate-identity-regexp': { type: 'string', description: 'Expected signing certificate SAN as a regular expression (anchored)', valueName: 'REGEXP' },
     'certificate-oidc-issuer': { type: 'string', description: 'Expected OIDC issuer of the signing certificate, exact', valueName: 'URL' },
@@ -116,6 +118,8 @@ const verify: CommandSpec = {
       ...(one(values['source-tag']) !== undefined ? { sourceTag: one(values['source-tag'])! } : {}),
       ...(one(values['source-versioned-tag']) !== undefined ? { sourceVersionedTag: one(values['source-versioned-tag'])! } : {}),
       ...(one(values['builder-id']) !== undefined ? { builderId: one(values['builder-id'])! } : {}),
+      ...(one(values['package-name']) !== undefined ? { packageName: one(values['package-name'])! } : {}),
+      ...(one(values['package-version']) !== undefined ? { packageVersion: one(values['package-version'])! } : {}),
     };
     const inputs = workflowInputs(values);
     const policyPath = one(values.policy);

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync, rmSync, readdirSync } from 'no
 import { join } from 'node:path';
 import { TPMError } from '../../hardware/index.ts';
 import { RepoBuilder } from '../fixtures/tuf/index.ts';
-import { initDevice, TufError, TpmAnchor, epochHandles, type FetchResult } from '../../tuf/index.ts';
+import { initDevice, TufError, TpmAnchor, epochHandles, stepsForVersion, type FetchResult } from '../../tuf/index.ts';
 import { startLab, newDevice, snapshotDir, copyDir, type Lab, type Device } from './device-helpers.ts';
 
 let lab: Lab;
@@ -97,6 +97,26 @@ test('a big version jump raises the floor with few increments and never above th
     dev.repo.commit();
     const e = await refused(dev, 'TUF_ROLLBACK', () => dev.update());
     assert.equal(e.details?.['role'], 'timestamp');
+  } finally { await dev.close(); }
+});
+
+test('two raises at once on one connection (no state lock) end at exactly the trusted versions', async () => {
+  const dev = await newDevice(lab);
+  try {
+    await dev.update();
+    const want = { root: 1, timestamp: 301, snapshot: 77 };
+    // Two anchors raising together, interleaved command by command on the one TPM connection:
+    // each reading the counter before the other's increments land must not add its own on top.
+    const [a, b] = await Promise.all([TpmAnchor.load(lab.dev, dev.base), TpmAnchor.load(lab.dev, dev.base)]);
+    const before = await a!.floors();
+    const [ra, rb] = await Promise.all([a!.raise(want), b!.raise(want)]);
+    assert.deepEqual(await a!.floors(), { root: 1, timestamp: 300, snapshot: 77 }, 'timestamp 301 is kept as the representable 300');
+    assert.deepEqual(ra.floors, rb.floors);
+    const steps = (v: number) => Number(stepsForVersion(BigInt(v)));
+    assert.equal(ra.increments + rb.increments, steps(301) - steps(before.timestamp) + steps(77) - steps(before.snapshot), 'every step taken exactly once');
+    // Raising again to the same or lower versions takes no step.
+    assert.equal((await a!.raise(want)).increments, 0);
+    assert.equal((await a!.raise({ root: 1, timestamp: 5, snapshot: 5 })).increments, 0);
   } finally { await dev.close(); }
 });
 
