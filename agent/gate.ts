@@ -48,6 +48,23 @@ export interface GateOptions extends DeviceOptions {
   /** The Sigstore trusted root target named at init; otherwise DEFAULT_TRUSTED_ROOT_TARGET if listed, else the public-good root. */
   trustedRootTarget?: string | null;
   onProgress?: (p: ProgressInfo) => void;
+  /**
+   * Called once the decision is taken and before anything is installed (the CLI ledgers it); if it
+   * throws, nothing is installed. A deny is reported too; a plain TUF fetch before its download.
+   */
+  onDecision?: (d: GateDecision) => Promise<void>;
+}
+
+/** What onDecision is told. */
+export interface GateDecision {
+  target: string;
+  decision: 'allow' | 'deny' | 'unverified';
+  length: number;
+  hashes: Record<string, string>;
+  role: string;
+  checks: Check[];
+  vsa?: Statement;
+  policySha256?: string;
 }
 
 export interface StagedEvidence {
@@ -112,6 +129,7 @@ export async function gateFetch(o: GateOptions): Promise<GateResult> {
     const policyName = o.policyTarget ?? DEFAULT_POLICY_TARGET;
     const policyFound = policyName === found.target ? undefined : await session.find(policyName);
     if (!o.policyTarget && !policyFound && !spec && !specError) {
+      await o.onDecision?.({ target: found.target, decision: 'unverified', length: found.length, hashes: found.hashes, role: found.role, checks: [] });
       const r = await session.download(found.target, resolve(o.out), o.onProgress);
       return {
         target: found.target, length: found.length, hashes: found.hashes, custom: found.custom, role: found.role, path: r.path, cached: r.cached, bytes: r.bytes,
@@ -150,6 +168,11 @@ async function verifyStaged(session: TargetSession, found: FoundTarget, plan: Po
   let installed = false;
   try {
     const r = await stageAndVerify(session, found, plan, o, out, stage);
+    const g = r.result;
+    await o.onDecision?.({
+      target: g.target, decision: r.decision, length: g.length, hashes: g.hashes, role: g.role, checks: g.checks,
+      ...(g.vsa ? { vsa: g.vsa } : {}), ...(g.policy?.sha256 ? { policySha256: g.policy.sha256 } : {}),
+    });
     if (r.decision === 'allow') {
       try {
         await rename(r.staged, out);

@@ -50,7 +50,7 @@ export {
 } from './quote.ts';
 export { NVCertifyError, verifyNVCertify, type NVCertifyErrorCode, type VerifyNVCertifyInput, type VerifiedNVCertify } from './nvcertify.ts';
 export {
-  LEDGER_NV_INDEX, LEDGER_NV_SIZE, LEDGER_NV_ATTRIBUTES, ledgerIndexPublic, ledgerIndexName, nvExtendValue, inspectLedgerIndex,
+  LEDGER_NV_INDEX, LEDGER_NV_OFFSET, LEDGER_NV_SIZE, LEDGER_NV_ATTRIBUTES, ledgerIndexPublic, ledgerIndexName, nvExtendValue, inspectLedgerIndex,
   defineLedgerIndex, readLedgerIndex, extendLedgerIndex, certifyLedgerIndex, type LedgerIndexStatus, type LedgerCertification,
 } from './nvledger.ts';
 export {

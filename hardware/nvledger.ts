@@ -2,9 +2,12 @@
 // record's hash into it). Defined once, idempotently, by `tollgate tpm provision` or lazily by the
 // ledger on first use.
 //
-//   handle      0x01500060 (owner range). tollgate's other NV indices: the TUF anchor 0x01500020
-//               and its counters/epoch records up to 0x01500053 (tuf/anchor.ts); the EK
-//               certificates 0x01c0xxxx and EK policy 0x01c07fxx belong to the manufacturer.
+//   handle      0x0150005F by default (owner range): the last handle of the 0x40-handle block that
+//               starts at the TUF anchor (0x01500020; the anchor, its counters and epoch records
+//               use anchor+0x00..+0x33, tuf/anchor.ts), so an anchor moved with `init --nv-index`
+//               takes its ledger index along (agent/ledger/ledger.ts: ledgerIndexFor), and anchors
+//               0x40 apart never collide with each other's ledger. The EK certificates 0x01c0xxxx
+//               and EK policy 0x01c07fxx belong to the manufacturer.
 //   type        TPM_NT_EXTEND: the only write is NV_Extend, value := SHA-256(value ‖ data), so
 //               the TPM keeps a chain nobody can set to a chosen value. Unwritten, it has no value
 //               (NV_Read answers TPM_RC_NV_UNINITIALIZED); the first extend starts from 32 zero
@@ -30,7 +33,9 @@ import type { TPM } from './tpm.ts';
 import type { Authorization } from './session.ts';
 import type { TPMSNVPublic, TPMTPublic } from './types.ts';
 
-export const LEDGER_NV_INDEX = 0x01500060;
+/** Where the ledger index sits relative to the TUF anchor's handle. */
+export const LEDGER_NV_OFFSET = 0x3f;
+export const LEDGER_NV_INDEX = 0x01500020 + LEDGER_NV_OFFSET;
 export const LEDGER_NV_SIZE = 32;
 export const LEDGER_NV_ATTRIBUTES = (TPM_NT.EXTEND << 4) | TPMA_NV.OWNERWRITE | TPMA_NV.OWNERREAD | TPMA_NV.AUTHREAD | TPMA_NV.NO_DA;
 

@@ -16,7 +16,7 @@ export {
 export { floorOfSteps, stepsForVersion, representableFloor } from './floor-encoding.ts';
 export { decideTime, systemNowMs, CLOCK_TOLERANCE_MS, type TimeDecision, type TimeRecord, type TpmClockReading } from './timefloor.ts';
 export { downloadTarget, matchesTarget, checkTargetPath, targetUrl, type TargetInfo, type DownloadResult } from './download.ts';
-export { statePaths, type StatePaths } from './state.ts';
+export { statePaths, readConfig, type StatePaths, type DeviceConfig } from './state.ts';
 export { writeFileAtomic } from './atomic.ts';
 export { deviceTPM } from './tpm.ts';
 export { lockState, withStateLock, StateLockedError, DEFAULT_LOCK_WAIT_MS, type StateLock, type LockHolder, type LockOptions } from './state-lock.ts';

@@ -2,11 +2,13 @@
 // ledger logic lives in agent/ledger/ and the TPM parts in hardware/; this module parses flags,
 // opens the TPM and formats results.
 //
-// verify opens the ledger the way every writer does, so it repairs what a crash left (a torn last
-// line, a record synced but not yet extended) and says so; a ledger that is not a crash away from
-// consistent is reported (exit 1) and left as it is. show reads the file only (no TPM): it checks
-// the chain but not the TPM anchor.
+// verify opens the ledger the way every writer does, holding the state directory's lock, so it
+// repairs what a crash left (a torn last line, a record synced but not yet extended) and says so; a
+// ledger that is not a crash away from consistent is reported (exit 1) and left as it is. show
+// reads the file only (no TPM, no lock): it checks the chain but not the TPM anchor, and a line a
+// writer is appending at that moment shows as a torn tail.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandContext, CommandSpec, OptionSpec } from '../command.ts';
 import { optString } from '../options.ts';
@@ -14,8 +16,8 @@ import {
   TollgateError, openTPM, resolveTPMURI, hex32, parseNonce, publicPem, certifyLedgerIndex, inspectLedgerIndex,
   type TPM,
 } from '../../hardware/index.ts';
-import { writeFileAtomic } from '../../tuf/index.ts';
-import { Ledger, LedgerError, showLedger, type LedgerRecord, type Recovery } from '../ledger/index.ts';
+import { writeFileAtomic, withStateLock, DEFAULT_LOCK_WAIT_MS } from '../../tuf/index.ts';
+import { Ledger, LedgerError, ledgerIndexFor, showLedger, type LedgerRecord, type Recovery } from '../ledger/index.ts';
 
 const STATE: OptionSpec = { type: 'string', description: 'tollgate state directory (default $TOLLGATE_STATE or /var/lib/tollgate)', valueName: 'DIR' };
 
@@ -25,6 +27,20 @@ function stateRoot(ctx: CommandContext): string {
 
 function usageError(message: string): TollgateError {
   return new TollgateError('CLI_OPTION_VALUE', message, 'usage');
+}
+
+const LOCK_WAIT: OptionSpec = { type: 'string', description: `how long to wait while another tollgate holds the state directory (default ${DEFAULT_LOCK_WAIT_MS / 1000}; then exit 3, STATE_LOCKED)`, valueName: 'SECONDS' };
+
+/** Runs fn holding the state directory's lock (tuf/state-lock.ts), taken before the TPM is opened. */
+async function withLock<T>(ctx: CommandContext, root: string, fn: () => Promise<T>): Promise<T> {
+  const v = optString(ctx, 'lock-wait');
+  const seconds = v === undefined ? DEFAULT_LOCK_WAIT_MS / 1000 : /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isFinite(seconds) || seconds > 86_400) throw usageError(`--lock-wait ${v} is not a number of seconds between 0 and 86400.`);
+  if (!existsSync(root)) throw new LedgerError('LEDGER_NOT_FOUND', `There is no tollgate state in ${root}; check --state.`);
+  return withStateLock(root, {
+    command: 'ledger verify', waitMs: Math.round(seconds * 1000),
+    onWait: (h) => ctx.info(`tollgate: the state directory is in use by ${h ? `tollgate ${h.command} (PID ${h.pid})` : 'another tollgate process'}; waiting up to ${seconds} s`),
+  }, fn);
 }
 
 async function withTPM<T>(ctx: CommandContext, fn: (tpm: TPM) => Promise<T>): Promise<T> {
@@ -72,7 +88,7 @@ const verify: CommandSpec = {
   path: ['ledger', 'verify'],
   summary: "Replay the ledger's hash chain and compare it with the TPM's ledger index; exit 0 consistent, 1 tampered.",
   usage: [
-    'tollgate ledger verify [--certify [--nonce HEX] [--out DIR]] [--state DIR] [--tpm URI] [--json]',
+    'tollgate ledger verify [--certify [--nonce HEX] [--out DIR]] [--state DIR] [--lock-wait SECONDS] [--tpm URI] [--json]',
     '',
     'A crash leftover (a torn last line, a record written but not yet extended into the TPM) is repaired',
     'and reported, as every tollgate command that writes the ledger does. A removed, altered, reordered or',
@@ -84,6 +100,7 @@ const verify: CommandSpec = {
     nonce: { type: 'string', valueName: 'HEX', description: "The remote verifier's nonce for --certify, 1 to 64 bytes as hex (default 32 random bytes)." },
     out: { type: 'string', valueName: 'DIR', description: 'With --certify, also write nvcertify.msg, nvcertify.sig and ak.pub.pem here.' },
     state: STATE,
+    'lock-wait': LOCK_WAIT,
   },
   async run(ctx) {
     const certify = ctx.values['certify'] === true;
@@ -92,8 +109,8 @@ const verify: CommandSpec = {
     if (!certify && (nonceHex !== undefined || out !== undefined)) throw usageError('--nonce and --out go with --certify.');
     const nonce = certify ? (nonceHex !== undefined ? parseNonce(nonceHex) : randomBytes(32)) : undefined;
     const root = stateRoot(ctx);
-    const data = await withTPM(ctx, async (tpm): Promise<VerifyOutput> => {
-      const ledger = await Ledger.open({ stateRoot: root, tpm, create: false, ownerAuth: ctx.env.TOLLGATE_OWNER_AUTH ?? '' });
+    const data = await withLock(ctx, root, () => withTPM(ctx, async (tpm): Promise<VerifyOutput> => {
+      const ledger = await Ledger.open({ stateRoot: root, tpm, index: ledgerIndexFor(root, ctx.env), create: false, ownerAuth: ctx.env.TOLLGATE_OWNER_AUTH ?? '' });
       const s = ledger.state();
       const recovered = [...ledger.recovered];
       await ledger.close();
@@ -117,7 +134,7 @@ const verify: CommandSpec = {
           akHandle: hex32(c.ak.handle), akName: c.ak.name.toString('hex'), akPublicKey: pem,
         },
       };
-    });
+    }));
     let files: Record<string, string> | undefined;
     if (out !== undefined && data.certify) {
       const dir = resolve(ctx.cwd, out);
@@ -171,7 +188,7 @@ const show: CommandSpec = {
       if (ctx.json) records.push(rec);
       else text.push(`${String(rec.seq).padStart(6)}  ${rec.time.wall}  clock ${rec.time.clock}  ${rec.type}  ${summary(rec)}`);
     });
-    const tail = r.tail ? `A torn last line (${r.tail.length} bytes at byte ${r.tail.offset}) follows: a crash mid-append, dropped by the next writer.` : undefined;
+    const tail = r.tail ? `An incomplete last line (${r.tail.length} bytes at byte ${r.tail.offset}) follows: an append in progress, or a crash mid-append that the next writer drops.` : undefined;
     const data = { path: r.path, count: r.count, head: r.head, since, records, ...(r.tail ? { tail: r.tail } : {}), ...(r.problem ? { error: r.problem } : {}) };
     ctx.result(data, [
       ...text,

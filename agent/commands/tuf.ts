@@ -10,7 +10,8 @@ import {
   updateDevice, writeFileAtomic, createBundle, conformanceInit, conformanceRefresh, conformanceDownload,
   TufError, deviceTPM, withStateLock, DEFAULT_LOCK_WAIT_MS, type DeviceTPM, type UpdateResult, type ProgressInfo,
 } from '../../tuf/index.ts';
-import { openTPM, resolveTPMURI } from '../../hardware/index.ts';
+import { openTPM, resolveTPMURI, TollgateError } from '../../hardware/index.ts';
+import { Ledger, appendDecision, fetchDecision, ledgerIndexFor } from '../ledger/index.ts';
 import { denyError, gateFetch, type GateResult } from '../gate.ts';
 import { checkGateTarget, GATE_OPTIONS, readGateConfig, type GateConfig } from '../gate-config.ts';
 import { DEFAULT_OSV_TARGET, DEFAULT_POLICY_TARGET, DEFAULT_TRUSTED_ROOT_TARGET } from '../gate-evidence.ts';
@@ -47,6 +48,25 @@ async function withTPM<T>(ctx: CommandContext, fn: (tpm: DeviceTPM) => Promise<T
   const tpm = await openTPM(resolveTPMURI(optString(ctx, 'tpm'), ctx.env));
   try {
     return await fn(deviceTPM(tpm));
+  } finally {
+    await tpm.close();
+  }
+}
+
+/**
+ * Like withTPM, with the ledger open too (agent/ledger/: opening repairs what a crash left), for
+ * commands that record decisions. The caller holds the state lock. A ledger that cannot be opened
+ * (tampered, its TPM index gone) stops the command: a decision that cannot be recorded is not taken.
+ */
+async function withTPMLedger<T>(ctx: CommandContext, fn: (tpm: DeviceTPM, ledger: Ledger) => Promise<T>): Promise<T> {
+  const tpm = await openTPM(resolveTPMURI(optString(ctx, 'tpm'), ctx.env));
+  try {
+    const ledger = await Ledger.open({ stateRoot: stateRoot(ctx), tpm, index: ledgerIndexFor(stateRoot(ctx), ctx.env), ownerAuth: ctx.env.TOLLGATE_OWNER_AUTH ?? '' });
+    try {
+      return await fn(deviceTPM(tpm), ledger);
+    } finally {
+      await ledger.close();
+    }
   } finally {
     await tpm.close();
   }
@@ -171,7 +191,18 @@ const update: CommandSpec = {
     const stateDir = tufStateDir(ctx);
     const bundle = optString(ctx, 'bundle');
     const now = nowOverride(ctx);
-    const r = await withLock(ctx, 'update', () => withTPM(ctx, (tpm) => updateDevice({ stateDir, tpm, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}) })));
+    const r = await withLock(ctx, 'update', () => withTPMLedger(ctx, async (tpm, ledger) => {
+      let u: UpdateResult;
+      try {
+        u = await updateDevice({ stateDir, tpm, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}) });
+      } catch (e) {
+        // The failure is what the user needs to see; a ledger that cannot take it is secondary.
+        await appendDecision(ledger, 'update', { result: 'failure', error: e instanceof TollgateError ? e.code : 'INTERNAL' }).catch(() => undefined);
+        throw e;
+      }
+      await appendDecision(ledger, 'update', { result: 'success', versions: { ...u.versions } });
+      return u;
+    }));
     ctx.result(r, updateText(r));
   },
 };
@@ -222,8 +253,10 @@ const fetch: CommandSpec = {
     // The whole fetch holds the lock: the lookups after the refresh commit delegated metadata too.
     const r = await withLock(ctx, 'fetch', () => {
       const { policyTarget, osvTarget, trustedRootTarget } = readGateConfig(root);
-      return withTPM(ctx, (tpm) => gateFetch({
+      return withTPMLedger(ctx, (tpm, ledger) => gateFetch({
         stateDir, tpm, target, out, policyTarget, osvTarget, trustedRootTarget, ...(bundle ? { bundle: resolve(ctx.cwd, bundle) } : {}), ...(now !== undefined ? { nowMs: now } : {}), ...(onProgress ? { onProgress } : {}),
+        // Durable on disk and in the TPM before anything is installed.
+        onDecision: async (d) => { await appendDecision(ledger, 'fetch', fetchDecision(d)); },
       }));
     });
     if (vsaOut !== undefined && r.vsa) writeFileAtomic(resolve(ctx.cwd, vsaOut), JSON.stringify(r.vsa, null, 2) + '\n');

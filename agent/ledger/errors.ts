@@ -10,6 +10,7 @@ export type LedgerErrorCode =
   | 'LEDGER_IO' // reading, writing or syncing the ledger failed (disk full, I/O error) (exit 3)
   | 'LEDGER_NOT_FOUND' // no ledger in this state directory and the TPM has none either (exit 2)
   | 'LEDGER_RECORD_INVALID' // a record to append is not valid (type, data, size) (exit 2)
+  | 'LEDGER_CONFIG' // TOLLGATE_LEDGER_INDEX is not an owner-range NV index handle (exit 2)
   | 'LEDGER_CLOSED'; // the ledger was closed, or a failed append left it needing a reopen (exit 3)
 
 /** How a tampered ledger differs from what was written. */
@@ -29,6 +30,7 @@ const CLASS: Record<LedgerErrorCode, ErrorClass> = {
   LEDGER_IO: 'environment',
   LEDGER_NOT_FOUND: 'usage',
   LEDGER_RECORD_INVALID: 'usage',
+  LEDGER_CONFIG: 'usage',
   LEDGER_CLOSED: 'environment',
 };
 

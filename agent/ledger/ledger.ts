@@ -1,6 +1,7 @@
 // The ledger: an append-only, hash-chained record of every decision and event (record.ts), kept
 // in <state>/ledger/ledger.jsonl (store.ts) and anchored in a TPM NV extend index
-// (hardware/nvledger.ts, 0x01500060), so the TPM vouches for the head.
+// (hardware/nvledger.ts; 0x0150005F, or the last handle of the block of the TUF anchor named at
+// init: ledgerIndexFor), so the TPM vouches for the head.
 //
 // Append: read the TPM clock → build the record → write + fdatasync the line → extend its hash
 // into the index. A record is durable before the action it records takes effect (the caller acts
@@ -30,7 +31,12 @@
 // remote verifiers catch it (records they acknowledged are gone; NV_Certify by the AK shows the
 // value). Likewise someone who can write the file but not the TPM can append one unextended record
 // that the next open rolls forward; the `ledger.recovered` record right after it says so.
-import { hex32, inspectLedgerIndex, defineLedgerIndex, readLedgerIndex, extendLedgerIndex, nvExtendValue, ledgerIndexName, LEDGER_NV_INDEX, type TPM, type Authorization } from '../../hardware/index.ts';
+import { join } from 'node:path';
+import {
+  hex32, inspectLedgerIndex, defineLedgerIndex, readLedgerIndex, extendLedgerIndex, nvExtendValue, ledgerIndexName, LEDGER_NV_INDEX, LEDGER_NV_OFFSET,
+  type TPM, type Authorization,
+} from '../../hardware/index.ts';
+import { readConfig, statePaths, TufError } from '../../tuf/index.ts';
 import { LedgerError, tampered } from './errors.ts';
 import { makeRecord, LEDGER_FORMAT, ZERO_HASH, type LedgerRecord, type LedgerTime } from './record.ts';
 import { replay, type Replay, type TornTail } from './replay.ts';
@@ -43,7 +49,7 @@ export interface LedgerOptions {
   tpm: TPM;
   /** Owner authorization for extends and for defining the index (default TOLLGATE_OWNER_AUTH, else empty). */
   ownerAuth?: Authorization;
-  /** The NV index (default LEDGER_NV_INDEX, 0x01500060). */
+  /** The NV index (default ledgerIndexFor(stateRoot): 0x0150005F for the default TUF anchor). */
   index?: number;
   /** Create the ledger (and define the index) when there is none. Default true. */
   create?: boolean;
@@ -75,6 +81,33 @@ export interface LedgerState {
   head: string;
   /** What the TPM index holds (nv(count)). */
   nv: string;
+}
+
+/**
+ * The ledger's NV index for a state directory: TOLLGATE_LEDGER_INDEX when set (an owner-range NV
+ * handle), else the last handle (+0x3F) of the 0x40-handle block that starts at the TUF anchor
+ * named at init (the anchor uses +0x00..+0x33), so two state directories whose anchors are 0x40
+ * apart on one TPM never share a ledger index; 0x0150005F when TUF is not initialised (the default
+ * anchor). Near the top of the owner range, where +0x3F would leave it, the handle just below the
+ * anchor.
+ */
+export function ledgerIndexFor(stateRoot: string, env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.TOLLGATE_LEDGER_INDEX;
+  if (v !== undefined && v !== '') {
+    const n = /^(0x[0-9a-f]{1,8}|\d{1,10})$/i.test(v.trim()) ? Number(v.trim()) : NaN;
+    if (!Number.isInteger(n) || n < 0x01000000 || n > 0x01bfffff) {
+      throw new LedgerError('LEDGER_CONFIG', `TOLLGATE_LEDGER_INDEX=${v} is not an NV index handle in the owner range (0x01000000 to 0x01bfffff), e.g. 0x0150005f.`);
+    }
+    return n;
+  }
+  let anchor: number;
+  try {
+    anchor = readConfig(statePaths(join(stateRoot, 'tuf'))).anchorHandle;
+  } catch (e) {
+    if (e instanceof TufError && e.code === 'TUF_NOT_INITIALIZED') return LEDGER_NV_INDEX;
+    throw e;
+  }
+  return anchor + LEDGER_NV_OFFSET <= 0x01bfffff ? anchor + LEDGER_NV_OFFSET : anchor - 1;
 }
 
 function envOwnerAuth(): string {
@@ -124,7 +157,7 @@ export class Ledger {
   private constructor(file: LedgerFile, o: LedgerOptions) {
     this.file = file;
     this.tpm = o.tpm;
-    this.index = o.index ?? LEDGER_NV_INDEX;
+    this.index = o.index ?? ledgerIndexFor(o.stateRoot);
     this.ownerAuth = o.ownerAuth ?? envOwnerAuth();
     this.now = o.now ?? Date.now;
   }

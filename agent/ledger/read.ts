@@ -1,8 +1,8 @@
 // Reading the ledger without changing it: `ledger show` (no TPM: the chain is checked, the TPM
 // anchor is not) and a read-only check against the TPM (what open() would do, without doing it).
-import { hex32, inspectLedgerIndex, readLedgerIndex, LEDGER_NV_INDEX, type TPM } from '../../hardware/index.ts';
+import { hex32, inspectLedgerIndex, readLedgerIndex, type TPM } from '../../hardware/index.ts';
 import { LedgerError, type TamperKind } from './errors.ts';
-import { planRecovery } from './ledger.ts';
+import { ledgerIndexFor, planRecovery } from './ledger.ts';
 import { replay, type TornTail } from './replay.ts';
 import { LedgerFile } from './store.ts';
 import type { LedgerRecord } from './record.ts';
@@ -45,7 +45,7 @@ export interface LedgerCheck {
 }
 
 /** Replays the ledger against the TPM index and judges it like open() does, changing nothing. */
-export async function checkLedger(stateRoot: string, tpm: TPM, index: number = LEDGER_NV_INDEX): Promise<LedgerCheck> {
+export async function checkLedger(stateRoot: string, tpm: TPM, index: number = ledgerIndexFor(stateRoot)): Promise<LedgerCheck> {
   const file = LedgerFile.inState(stateRoot);
   const st = await inspectLedgerIndex(tpm, index);
   if (st.state === 'foreign') throw new LedgerError('LEDGER_NV_FOREIGN', `NV index ${hex32(index)} holds an index that is not tollgate's ledger index: ${st.reason}.`);

@@ -56,7 +56,7 @@ describe('tollgate ledger (dist/tollgate)', () => {
   it('tpm provision defines the ledger index once', async () => {
     const a = await run(['tpm', 'provision', '--ek', 'ecc', '--json']);
     assert.equal(a.code, 0, a.stderr);
-    assert.deepEqual({ ...a.json.ledgerIndex, name: undefined }, { handle: '0x01500060', created: true, written: false, name: undefined });
+    assert.deepEqual({ ...a.json.ledgerIndex, name: undefined }, { handle: '0x0150005f', created: true, written: false, name: undefined });
     assert.equal(a.json.ledgerIndex.name, ledgerIndexName(LEDGER_NV_INDEX, false).toString('hex'));
     const b = await run(['tpm', 'provision', '--ek', 'ecc', '--json']);
     assert.equal(b.code, 0, b.stderr);
@@ -91,7 +91,7 @@ describe('tollgate ledger (dist/tollgate)', () => {
     const nv = (await withTPM(sw, (tpm) => readLedgerIndex(tpm))).value.toString('hex');
     const v = await run(['ledger', 'verify', '--state', 'st', '--json']);
     assert.equal(v.code, 0, v.stderr);
-    assert.deepEqual({ records: v.json.records, value: v.json.nvIndex.value, handle: v.json.nvIndex.handle, recovered: v.json.recovered }, { records: 4, value: nv, handle: '0x01500060', recovered: [] });
+    assert.deepEqual({ records: v.json.records, value: v.json.nvIndex.value, handle: v.json.nvIndex.handle, recovered: v.json.recovered }, { records: 4, value: nv, handle: '0x0150005f', recovered: [] });
     assert.equal(v.json.nvIndex.name, ledgerIndexName(LEDGER_NV_INDEX, true).toString('hex'));
     const text = await run(['ledger', 'verify', '--state', 'st']);
     assert.equal(text.code, 0);

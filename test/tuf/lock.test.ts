@@ -63,9 +63,9 @@ after(async () => {
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-function start(args: string[], tpm = sw.uri): { child: ChildProcess; done: Promise<Run>; stderr: () => string } {
+function start(args: string[], tpm = sw.uri, env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run>; stderr: () => string } {
   // TOLLGATE_TPM_RECLAIM=0: through the mux, a client must not flush the others' sessions.
-  const child = spawn(bin, args, { cwd: dir, env: { PATH: '/usr/bin:/bin', TOLLGATE_TPM: tpm, TOLLGATE_TPM_RECLAIM: tpm === sw.uri ? '1' : '0' } });
+  const child = spawn(bin, args, { cwd: dir, env: { PATH: '/usr/bin:/bin', TOLLGATE_TPM: tpm, TOLLGATE_TPM_RECLAIM: tpm === sw.uri ? '1' : '0', ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -73,7 +73,7 @@ function start(args: string[], tpm = sw.uri): { child: ChildProcess; done: Promi
   const done = new Promise<Run>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
   return { child, done, stderr: () => stderr };
 }
-const run = (args: string[], tpm?: string) => start(args, tpm).done;
+const run = (args: string[], tpm?: string, env?: Record<string, string>) => start(args, tpm, env).done;
 
 async function until(cond: () => boolean): Promise<void> {
   while (!cond()) await sleep(20);
@@ -128,7 +128,9 @@ test('two writers that bypass the lock (two state dirs on one TPM anchor) still 
   repo.commit();
   const mux = await startTpmMux(sw, { holdFirst: TPM_CC.NV_Increment });
   try {
-    const rs = await Promise.all(['st-b1', 'st-b2'].map((s) => run(['update', '--state', s, '--json'], mux.uri)));
+    // One anchor has one ledger (its index derives from the anchor): the second state dir, a
+    // second device as far as the ledger knows, keeps its ledger in another index.
+    const rs = await Promise.all(['st-b1', 'st-b2'].map((s, i) => run(['update', '--state', s, '--json'], mux.uri, i ? { TOLLGATE_LEDGER_INDEX: `0x${(base + 0x3e).toString(16)}` } : {})));
     for (const r of rs) assert.equal(r.code, 0, r.stderr + r.stdout);
     // Both passed their held increments: the race happened (each raised at least once).
     assert.ok(rs.every((r) => JSON.parse(r.stdout).floors.increments > 0), 'both writers raised counters concurrently');
