@@ -110,6 +110,8 @@ export function ledgerIndexFor(stateRoot: string, env: NodeJS.ProcessEnv = proce
   return anchor + LEDGER_NV_OFFSET <= 0x01bfffff ? anchor + LEDGER_NV_OFFSET : anchor - 1;
 }
 
+const RESET_HINT = 'If that was done on purpose, move the ledger directory aside (keep it: it is the record of what happened before) and run again to start a new ledger.';
+
 function envOwnerAuth(): string {
   return process.env.TOLLGATE_OWNER_AUTH ?? '';
 }
@@ -128,7 +130,7 @@ export function planRecovery(r: Replay, index: number, indexWritten: boolean): L
   if (r.nvMatch === n) return { ...base, rollForward: undefined };
   if (r.nvMatch === n - 1 && n >= 1) return { ...base, rollForward: r.last };
   if (!indexWritten) {
-    throw new LedgerError('LEDGER_NV_RESET', `The TPM's ledger index ${hex32(index)} holds no extend, but the ledger has ${n} records: the index was removed and defined again, or this ledger belongs to another TPM.`, { details: { records: n } });
+    throw new LedgerError('LEDGER_NV_RESET', `The TPM's ledger index ${hex32(index)} holds no extend, but the ledger has ${n} records: the index was removed and defined again, or this ledger belongs to another TPM. ${RESET_HINT}`, { details: { records: n } });
   }
   if (r.nvMatch !== undefined) {
     throw tampered('unanchored', r.nvMatch, `Ledger records from ${r.nvMatch} on were never extended into the TPM: someone appended them.`, { records: n });
@@ -194,7 +196,7 @@ export class Ledger {
       const r = this.file.exists() ? replay(this.file) : undefined;
       if (r?.problem) throw r.problem;
       if (r && r.count > 0) {
-        throw new LedgerError('LEDGER_NV_RESET', `The TPM has no ledger index at ${hex32(this.index)}, but the ledger has ${r.count} records: the index was removed, or this ledger belongs to another TPM.`, { details: { records: r.count } });
+        throw new LedgerError('LEDGER_NV_RESET', `The TPM has no ledger index at ${hex32(this.index)}, but the ledger has ${r.count} records: the index was removed (a TPM clear removes it), or this ledger belongs to another TPM. ${RESET_HINT}`, { details: { records: r.count } });
       }
       if (!create) throw new LedgerError('LEDGER_NOT_FOUND', `The ledger at ${this.file.path} has no records and the TPM no ledger index; tollgate creates both with the first decision it records.`);
       this.created.index = (await defineLedgerIndex(this.tpm, { index: this.index, ownerAuth: this.ownerAuth })).created;
