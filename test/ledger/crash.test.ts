@@ -32,7 +32,9 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), 'tg-ledger-crash-'));
   // One bundled file starts several times faster than the TypeScript sources.
   child = join(work, 'crash-child.mjs');
-  execFileSync(join(ROOT, 'node_modules/.bin/esbuild'), [join(ROOT, 'test/ledger/crash-child.ts'), '--bundle', '--platform=node', '--format=esm', `--outfile=${child}`, '--log-level=warning']);
+  execFileSync(join(ROOT, 'node_modules/.bin/esbuild'), [join(ROOT, 'test/ledger/crash-child.ts'), '--bundle', '--platform=node', '--format=esm', `--outfile=${child}`, '--log-level=warning',
+    // Some bundled dependencies are CommonJS: give the ESM bundle a require().
+    "--banner:js=import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"]);
 });
 after(async () => {
   await sw.stop();
