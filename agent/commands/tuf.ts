@@ -10,24 +10,21 @@ import {
   initDevice, updateDevice, writeFileAtomic, createBundle, conformanceInit, conformanceRefresh, conformanceDownload,
   TufError, deviceTPM, type DeviceTPM, type UpdateResult, type ProgressInfo,
 } from '../../tuf/index.ts';
-import { openTPM, resolveTPMURI } from '../../hardware/index.ts';
+import { STATE, stateRoot } from '../state-root.ts';
+import { openCommandTPM } from '../tpm-state.ts';
 import { denyError, gateFetch, type GateResult } from '../gate.ts';
 import { checkPolicyTarget, readGateConfig, writeGateConfig } from '../gate-config.ts';
 import { DEFAULT_POLICY_TARGET } from '../gate-evidence.ts';
 
-const STATE: OptionSpec = { type: 'string', description: 'tollgate state directory (default $TOLLGATE_STATE or /var/lib/tollgate)', valueName: 'DIR' };
 const BUNDLE: OptionSpec = { type: 'string', description: 'read repository files from this offline bundle instead of the network', valueName: 'FILE' };
-
-function stateRoot(ctx: CommandContext): string {
-  return resolve(ctx.cwd, optString(ctx, 'state') ?? ctx.env.TOLLGATE_STATE ?? '/var/lib/tollgate');
-}
 
 function tufStateDir(ctx: CommandContext): string {
   return join(stateRoot(ctx), 'tuf');
 }
 
+// With the SRK pin `tollgate tpm provision` recorded in the same state root (tpm-state.ts).
 async function withTPM<T>(ctx: CommandContext, fn: (tpm: DeviceTPM) => Promise<T>): Promise<T> {
-  const tpm = await openTPM(resolveTPMURI(optString(ctx, 'tpm'), ctx.env));
+  const tpm = await openCommandTPM(ctx, { pinFrom: stateRoot(ctx) });
   try {
     return await fn(deviceTPM(tpm));
   } finally {

@@ -6,11 +6,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
+import { silentPorts } from '../silent-tpm.ts';
 import {
   TPM, openTPM, TollgateError, TPMMarshalError, TPMTransportError, TPMResponseAuthError, TPMError,
-  TPM_ALG, TPM_RH, TPMA_NV, type Transport, type SendOptions,
+  TPM_ALG, TPM_CC, TPM_RH, TPMA_NV, COMMAND_TIMEOUT_MS, KEYGEN_TIMEOUT_MS, type Transport, type SendOptions,
 } from '../../hardware/index.ts';
-import { eccSigning } from './templates.ts';
+import { eccSigning, rsaSigning } from './templates.ts';
 
 type Mutator = (resp: Buffer, cmd: Buffer) => Buffer;
 
@@ -22,6 +23,8 @@ class FaultyTransport implements Transport {
   /** Responses to return instead of asking the TPM (simulated warnings), consumed in order. */
   canned: Buffer[] = [];
   sends = 0;
+  /** Each send's command code and the timeout the execute path gave it. */
+  timeouts: Array<[cc: number, ms: number | undefined]> = [];
 
   constructor(inner: Transport) {
     this.inner = inner;
@@ -33,6 +36,7 @@ class FaultyTransport implements Transport {
 
   async send(cmd: Uint8Array, opts?: SendOptions): Promise<Buffer> {
     this.sends++;
+    this.timeouts.push([Buffer.from(cmd).readUInt32BE(6), opts?.timeoutMs]);
     const c = this.canned.shift();
     if (c) return c;
     const r = await this.inner.send(cmd, opts);
@@ -141,6 +145,21 @@ describe('altered responses', () => {
     assert.equal(ft.canned.length, 0);
   });
 
+  it('gives each command its own timeout: 30 s, and 300 s only for RSA key generation', async () => {
+    ft.timeouts = [];
+    await tpm.getRandom(8);
+    await tpm.withTransient(async () => {
+      await tpm.createPrimary(TPM_RH.NULL, eccSigning());
+      await tpm.createPrimary(TPM_RH.NULL, rsaSigning());
+    });
+    const of = (cc: number) => ft.timeouts.filter(([c]) => c === cc).map(([, ms]) => ms);
+    assert.deepEqual(of(TPM_CC.GetRandom), [COMMAND_TIMEOUT_MS]);
+    assert.deepEqual(of(TPM_CC.CreatePrimary), [COMMAND_TIMEOUT_MS, KEYGEN_TIMEOUT_MS]);
+    assert.deepEqual(of(TPM_CC.FlushContext), [COMMAND_TIMEOUT_MS, COMMAND_TIMEOUT_MS]);
+    assert.equal(COMMAND_TIMEOUT_MS, 30_000);
+    assert.equal(KEYGEN_TIMEOUT_MS, 300_000);
+  });
+
   it('does not retry real errors', async () => {
     ft.sends = 0;
     ft.canned = [warning(0x921)];
@@ -173,6 +192,22 @@ describe('a TPM that hangs or dies', () => {
       process.kill(sw.pid, 'SIGCONT');
       stopped = false;
       await tpm.close({ flush: false });
+    }
+  });
+
+  it('a silent TPM (it takes the connection, never answers) is noticed after the timeout given, and the message names the command and that number', async () => {
+    // Loopback stand-ins: a data port that reads every frame and answers none, or that answers
+    // TPM_RC_FAILURE (so the bring-up powers the "simulator" on) while the control port stays silent.
+    for (const mode of ['silent', 'silent-control'] as const) {
+      const { data, close } = await silentPorts(mode === 'silent-control' ? 'failure' : 'nothing');
+      try {
+        const uri = `swtpm:127.0.0.1:${data}`;
+        const want = mode === 'silent' ? /did not answer TPM2_GetRandom within 250 ms/ : /did not answer INIT within 250 ms/;
+        await assert.rejects(openTPM(uri, { timeoutMs: 250 }), (e: unknown) => e instanceof TPMTransportError && e.code === 'TPM_TIMEOUT'
+          && want.test(e.message) && e.details?.['timeoutMs'] === 250 && e.exitCode === 3);
+      } finally {
+        await close();
+      }
     }
   });
 
