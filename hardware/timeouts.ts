@@ -1,10 +1,9 @@
 // How long to wait for the TPM to answer one command. A silent TPM must be noticed in seconds, not
 // minutes, yet RSA key generation on a discrete TPM can legitimately take minutes (DESIGN.md:
-// 100–600 ms per sign/quote, minutes for RSA keygen). So ordinary commands get COMMAND_TIMEOUT_MS
-// (the Linux TPM driver itself allows 2 s for the slowest ordinary command; this leaves a wide
-// margin for a busy bus and the kernel resource manager), and commands that generate an RSA key
-// KEYGEN_TIMEOUT_MS (what the Linux driver allows key creation). --tpm-timeout / TOLLGATE_TPM_TIMEOUT
-// (OpenOptions.timeoutMs) replaces both.
+// 100–600 ms per sign/quote, minutes for RSA keygen). So ordinary commands get COMMAND_TIMEOUT_MS,
+// a wide margin over what they take (the Linux TPM driver waits 2 s for most commands it knows),
+// and commands that generate an RSA key KEYGEN_TIMEOUT_MS (the 5 minutes that driver allows key
+// creation). --tpm-timeout / TOLLGATE_TPM_TIMEOUT (OpenOptions.timeoutMs) replaces both.
 import { TPM_ALG, TPM_CC as CC } from './constants.ts';
 import { TPMUsageError } from './tpmerrors.ts';
 import { DEFAULT_TIMEOUT_MS } from './transport/transport.ts';

@@ -136,6 +136,16 @@ function parseEKs(v: string | undefined): Array<'rsa' | 'ecc'> {
   return [...new Set(parts)] as Array<'rsa' | 'ecc'>;
 }
 
+/** The recorded pin; a corrupted record has nothing to keep and is rewritten (that is its remedy). */
+function pinToKeep(root: string): ReturnType<typeof readSrkPin> {
+  try {
+    return readSrkPin(root);
+  } catch (e) {
+    if (e instanceof TollgateError && e.code === 'TPM_STATE_INVALID') return undefined;
+    throw e;
+  }
+}
+
 function srkChanged(name: Uint8Array, pin: { name: Buffer; path: string }): TollgateError {
   return new TollgateError('TPM_SALT_KEY_MISMATCH',
     `The SRK at ${hex32(SRK_HANDLE)} has Name ${hex(name)}, but an earlier provisioning pinned ${hex(pin.name)} in ${pin.path}; the pin was kept. If this TPM was cleared on purpose, delete ${pin.path} and provision again; otherwise something substituted the key.`,
@@ -154,7 +164,7 @@ const provisionCmd: CommandSpec = {
   async run(ctx) {
     const eks = parseEKs(optString(ctx, 'ek'));
     const out = optString(ctx, 'out');
-    const pin = readSrkPin(stateRoot(ctx));
+    const pin = pinToKeep(stateRoot(ctx));
     const { r, certs } = await withTPM(ctx, async (tpm) => {
       // A pinned SRK is never silently re-pinned: keys would be created under a substituted one.
       const [now] = await inspectHandles(tpm, ['srk']);

@@ -3,7 +3,7 @@
 // salted session) then salt only to a key with that Name. A key substituted at 0x81000001 (the
 // real SRK evicted, another storage key persisted there) is refused with TPM_SALT_KEY_MISMATCH
 // before a session is salted to it, and provisioning does not re-pin to it; a missing SRK is
-// refused too. Older state without tpm.json keeps
+// refused too, and so is a corrupted tpm.json. Older state without tpm.json keeps
 // working unpinned, and the same SRK made again (same owner seed, same template: same Name) is
 // accepted again.
 import { test, before, after } from 'node:test';
@@ -106,6 +106,16 @@ test('salted sessions accept only the SRK recorded at provisioning; a substitute
     const again = await cli(['tpm', 'provision', '--ek', 'ecc', '--state', state]);
     assert.equal(again.code, 0, again.out);
     assert.equal(again.json.srkPin.name, srkName);
+    assert.equal((await cli(['update', '--state', state])).code, 0);
+
+    // A corrupted record is a typed error, not "no pin"; provisioning rewrites it.
+    writeFileSync(join(state, 'tpm.json'), '{"layout":1,"srk":');
+    const corrupt = await cli(['update', '--state', state]);
+    assert.equal(corrupt.code, 3, corrupt.out);
+    assert.equal(corrupt.json.error.code, 'TPM_STATE_INVALID');
+    assert.match(corrupt.json.error.message, /tpm\.json is corrupted; run `tollgate tpm provision --state DIR` again/);
+    assert.equal((await cli(['tpm', 'provision', '--ek', 'ecc', '--state', state])).code, 0);
+    assert.equal(JSON.parse(readFileSync(join(state, 'tpm.json'), 'utf8')).srk.name, srkName);
     assert.equal((await cli(['update', '--state', state])).code, 0);
   } finally {
     await server.close();
