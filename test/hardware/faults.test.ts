@@ -168,6 +168,14 @@ describe('altered responses', () => {
   });
 });
 
+async function processGone(pid: number): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    try { process.kill(pid, 0); } catch { return; }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`process ${pid} did not exit`);
+}
+
 describe('a TPM that hangs or dies', () => {
   let sw: Swtpm;
   let stopped = false;
@@ -224,6 +232,9 @@ describe('a TPM that hangs or dies', () => {
     stopped = false;
     await assert.rejects(tpm.getRandom(1), (e: unknown) => e instanceof TPMTransportError && e.code === 'TPM_TRANSPORT_CLOSED');
     await tpm.close();
+    // Our connection can be reset while the dying swtpm still has its listening socket (a connect
+    // then completes in its backlog and is reset): wait until the process is gone.
+    await processGone(sw.pid);
     await assert.rejects(openTPM(sw.uri), (e: unknown) => e instanceof TPMTransportError && e.code === 'TPM_CONNECT_FAILED' && /swtpm/.test(e.message));
   });
 });
