@@ -70,9 +70,10 @@ export const steps: DemoStep[] = [
     available: hasCommand('tpm'),
     async run(d) {
       d.say('The AK signs quotes; it is a restricted key, so it only signs data the TPM itself produced.');
-      await d.tollgate(['tpm', 'provision']);
+      d.say('The storage key\'s Name is recorded in state/tpm.json: later sessions are salted only to that key.');
+      await d.tollgate(['tpm', 'provision', '--state', 'state']);
       d.say('Running it again creates nothing (no [created] marks): provisioning is idempotent.');
-      await d.tollgate(['tpm', 'provision']);
+      await d.tollgate(['tpm', 'provision', '--state', 'state']);
     },
   },
   {

@@ -21,8 +21,9 @@ export {
 } from './tpm.ts';
 export {
   openTransport, parseTPMURI, resolveTPMURI, SwtpmTransport, DeviceTransport, DEFAULT_DEVICE, DEFAULT_TIMEOUT_MS, TPM_URI_FORMS,
-  type Transport, type SendOptions, type TPMURI, type TransportOptions,
+  type Transport, type SendOptions, type TPMURI, type TransportOptions, type DeviceOptions,
 } from './transport/index.ts';
+export { COMMAND_TIMEOUT_MS, KEYGEN_TIMEOUT_MS, MAX_TIMEOUT_MS, commandTimeoutMs, parseTimeout, resolveTPMTimeout } from './timeouts.ts';
 // Pure crypto (H2). Where names collide, the TPM-stack versions above win (explicit re-exports
 // below); the crypto ones stay reachable as crypto.X.
 export * from './crypto/index.ts';

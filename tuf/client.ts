@@ -109,6 +109,7 @@ interface Session {
 async function openSession(o: DeviceOptions & { bundle?: string }): Promise<Session> {
   const paths = statePaths(o.stateDir);
   const cfg = readConfig(paths);
+  ensureDirs(paths);
   for (const d of [paths.dir, paths.metadata, paths.roots]) removeStaleTemps(d);
   const warnings: Warning[] = [];
   const anchor = await TpmAnchor.load(o.tpm, cfg.anchorHandle);

@@ -6,13 +6,15 @@ import { join, resolve } from 'node:path';
 import type { CommandContext, CommandSpec } from '../command.ts';
 import { optList, optString, requireOption } from '../options.ts';
 import {
-  TollgateError, openTPM, resolveTPMURI, TPM_ALG, TPM_HT, TPM_PT, hex32, selectedPCRs,
+  TollgateError, TPM_ALG, TPM_HT, TPM_PT, hex32, selectedPCRs,
   parsePCRList, formatPCRList, bankName, encodeSerializedPCRs, parseSerializedPCRs, parsePublicFile, TPM2ToolsError,
   parseNonce, quote, verifyQuote, provision, inspectHandles, requireAK, PERSISTENT_HANDLES,
-  readEKCertificates, parseCABundle, verifyEKCertChain, ekCertMatches, KEY_ROLE_NAMES, publicPem,
+  readEKCertificates, parseCABundle, verifyEKCertChain, ekCertMatches, KEY_ROLE_NAMES, publicPem, SRK_HANDLE,
   type TPM, type TPMSQuoteInfo, type EKCertificate,
 } from '../../hardware/index.ts';
 import { writeFileAtomic } from '../../tuf/index.ts';
+import { STATE, stateRoot } from '../state-root.ts';
+import { openCommandTPM, readSrkPin, writeSrkPin } from '../tpm-state.ts';
 
 /** A mistake in how a tpm command was invoked (exit 2). */
 class TpmCommandError extends TollgateError {
@@ -22,8 +24,9 @@ class TpmCommandError extends TollgateError {
   }
 }
 
+// No SRK pin here: these commands start no salted session, and provisioning is what records it.
 async function withTPM<T>(ctx: CommandContext, fn: (tpm: TPM) => Promise<T>): Promise<T> {
-  const tpm = await openTPM(resolveTPMURI(optString(ctx, 'tpm'), ctx.env));
+  const tpm = await openCommandTPM(ctx);
   try {
     return await fn(tpm);
   } finally {
@@ -133,18 +136,51 @@ function parseEKs(v: string | undefined): Array<'rsa' | 'ecc'> {
   return [...new Set(parts)] as Array<'rsa' | 'ecc'>;
 }
 
+/** The recorded pin; a corrupted record has nothing to keep and is rewritten (that is its remedy). */
+function pinToKeep(root: string): ReturnType<typeof readSrkPin> {
+  try {
+    return readSrkPin(root);
+  } catch (e) {
+    if (e instanceof TollgateError && e.code === 'TPM_STATE_INVALID') return undefined;
+    throw e;
+  }
+}
+
+function srkChanged(name: Uint8Array, pin: { name: Buffer; path: string }): TollgateError {
+  return new TollgateError('TPM_SALT_KEY_MISMATCH',
+    `The SRK at ${hex32(SRK_HANDLE)} has Name ${hex(name)}, but an earlier provisioning pinned ${hex(pin.name)} in ${pin.path}; the pin was kept. If this TPM was cleared on purpose, delete ${pin.path} and provision again; otherwise something substituted the key.`,
+    'environment', { details: { name: hex(name), pinned: hex(pin.name), file: pin.path } });
+}
+
 const provisionCmd: CommandSpec = {
   path: ['tpm', 'provision'],
   summary: 'Create (once) the EK, SRK, AK and device key at tollgate\'s persistent handles; the AK certifies the device key.',
-  usage: 'tollgate tpm provision [--ek rsa,ecc] [--out DIR] [--tpm URI] [--json]',
+  usage: 'tollgate tpm provision [--ek rsa,ecc] [--out DIR] [--state DIR] [--tpm URI] [--json]',
   options: {
     ek: { type: 'string', valueName: 'rsa,ecc', description: 'Which EKs to persist (default both).' },
     out: { type: 'string', valueName: 'DIR', description: 'Also write ak.pub.pem, device.pub.pem, certify.msg and certify.sig here.' },
+    state: { ...STATE, description: `${STATE.description}; the SRK Name is recorded in its tpm.json, and salted sessions accept no other key` },
   },
   async run(ctx) {
     const eks = parseEKs(optString(ctx, 'ek'));
     const out = optString(ctx, 'out');
-    const { r, certs } = await withTPM(ctx, async (tpm) => ({ r: await provision(tpm, { eks }), certs: await readEKCertificates(tpm) }));
+    const pin = pinToKeep(stateRoot(ctx));
+    const { r, certs } = await withTPM(ctx, async (tpm) => {
+      // A pinned SRK is never silently re-pinned: keys would be created under a substituted one.
+      const [now] = await inspectHandles(tpm, ['srk']);
+      if (pin && now!.name && !now!.name.equals(pin.name)) throw srkChanged(now!.name, pin);
+      const r = await provision(tpm, { eks });
+      const made = r.keys.find((k) => k.role === 'srk')!;
+      if (pin && !made.name.equals(pin.name)) throw srkChanged(made.name, pin);
+      return { r, certs: await readEKCertificates(tpm) };
+    });
+    const srk = r.keys.find((k) => k.role === 'srk')!;
+    let pinFile: string;
+    try {
+      pinFile = writeSrkPin(stateRoot(ctx), srk.name);
+    } catch (e) {
+      throw new TollgateError('CLI_WRITE_FAILED', `The keys are provisioned, but the SRK Name could not be recorded in ${stateRoot(ctx)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable state directory with --state and run provisioning again (it changes nothing on the TPM).`, 'environment', { cause: e });
+    }
     const files = out ? await writeFiles(ctx, out, {
       'ak.pub.pem': r.ak.pem, 'device.pub.pem': r.deviceKey.pem, 'certify.msg': r.certification.attestBytes, 'certify.sig': r.certification.signatureBytes,
     }) : undefined;
@@ -162,6 +198,7 @@ const provisionCmd: CommandSpec = {
         verified: true, attest: hex(r.certification.attestBytes), signature: hex(r.certification.signatureBytes), qualifyingData: hex(r.certification.qualifyingData),
       },
       ekCertificates: ekCerts,
+      srkPin: { file: pinFile, name: hex(srk.name) },
       ...(files ? { files } : {}),
     };
     const lines = [
@@ -169,6 +206,7 @@ const provisionCmd: CommandSpec = {
       ...r.keys.map((k) => `  ${hex32(k.handle)} ${KEY_ROLE_NAMES[k.role]}${k.created ? ' [created]' : ''}\n      name ${hex(k.name)}`),
       ...ekCerts.map((e) => `  ${e.handle} EK certificate: ${e.certificate ? `at NV ${e.certificate}` : 'none matches this EK'}`),
       'Device key certified by the AK (TPM2_Certify), certification verified.',
+      `SRK Name recorded in ${pinFile}: salted sessions refuse any other key at ${hex32(srk.handle)}.`,
       'AK public key:', r.ak.pem.trimEnd(),
       ...(files ? [`Wrote ${Object.keys(files).join(', ')} to ${resolve(ctx.cwd, out!)}`] : []),
     ];

@@ -10,19 +10,15 @@ import {
   updateDevice, writeFileAtomic, createBundle, conformanceInit, conformanceRefresh, conformanceDownload,
   TufError, deviceTPM, withStateLock, DEFAULT_LOCK_WAIT_MS, type DeviceTPM, type UpdateResult, type ProgressInfo,
 } from '../../tuf/index.ts';
-import { openTPM, resolveTPMURI } from '../../hardware/index.ts';
+import { STATE, stateRoot } from '../state-root.ts';
+import { openCommandTPM } from '../tpm-state.ts';
 import { denyError, gateFetch, type GateResult } from '../gate.ts';
 import { checkGateTarget, GATE_OPTIONS, readGateConfig, type GateConfig } from '../gate-config.ts';
 import { DEFAULT_OSV_TARGET, DEFAULT_POLICY_TARGET, DEFAULT_TRUSTED_ROOT_TARGET } from '../gate-evidence.ts';
 import { initGate } from '../init.ts';
 
-const STATE: OptionSpec = { type: 'string', description: 'tollgate state directory (default $TOLLGATE_STATE or /var/lib/tollgate)', valueName: 'DIR' };
 const BUNDLE: OptionSpec = { type: 'string', description: 'read repository files from this offline bundle instead of the network', valueName: 'FILE' };
 const LOCK_WAIT: OptionSpec = { type: 'string', description: `how long to wait while another tollgate holds the state directory (default ${DEFAULT_LOCK_WAIT_MS / 1000}; then exit 3, STATE_LOCKED)`, valueName: 'SECONDS' };
-
-function stateRoot(ctx: CommandContext): string {
-  return resolve(ctx.cwd, optString(ctx, 'state') ?? ctx.env.TOLLGATE_STATE ?? '/var/lib/tollgate');
-}
 
 function tufStateDir(ctx: CommandContext): string {
   return join(stateRoot(ctx), 'tuf');
@@ -43,8 +39,9 @@ async function withLock<T>(ctx: CommandContext, command: string, fn: () => Promi
   }, fn);
 }
 
+// With the SRK pin `tollgate tpm provision` recorded in the same state root (tpm-state.ts).
 async function withTPM<T>(ctx: CommandContext, fn: (tpm: DeviceTPM) => Promise<T>): Promise<T> {
-  const tpm = await openTPM(resolveTPMURI(optString(ctx, 'tpm'), ctx.env));
+  const tpm = await openCommandTPM(ctx, { pinFrom: stateRoot(ctx) });
   try {
     return await fn(deviceTPM(tpm));
   } finally {

@@ -109,6 +109,33 @@ test('a file:// repository works like http', async () => {
   assert.equal(readFileSync(out, 'utf8'), 'app bytes v1');
 });
 
+test('a state directory replaced by a file is a typed TUF_STATE error (exit 3) naming it, for update and fetch; moved away, it is rebuilt', async () => {
+  const repo = repoWithApp();
+  const dir = join(work, 'replaced-repo');
+  repo.publish(dir);
+  const rootFile = join(work, 'root-replaced.json');
+  writeFileSync(rootFile, repo.rootBytes());
+  const state = join(work, `s${n++}`);
+  const init = await cli(['init', '--repo', pathToFileURL(dir).toString(), '--root', rootFile, '--state', state, '--nv-index', '0x015000E0', '--json']);
+  assert.equal(init.code, 0, init.out + init.err);
+  assert.equal((await cli(['update', '--state', state])).code, 0);
+  for (const sub of ['metadata', 'roots']) {
+    const p = join(state, 'tuf', sub);
+    rmSync(p, { recursive: true, force: true });
+    writeFileSync(p, 'not a directory');
+    for (const args of [['update', '--state', state, '--json'], ['fetch', 'app.bin', '--out', join(work, 'replaced-app.bin'), '--state', state, '--json']]) {
+      const r = await cli(args);
+      assert.equal(r.code, 3, `${sub} ${args[0]}: ${r.out}`);
+      assert.equal(r.json.error.code, 'TUF_STATE');
+      assert.match(r.json.error.message, new RegExp(`${p} is not a directory.*Move it out of the way`));
+    }
+    rmSync(p);
+    const again = await cli(['update', '--state', state, '--json']);
+    assert.equal(again.code, 0, again.out);
+  }
+  assert.equal(existsSync(join(work, 'replaced-app.bin')), false);
+});
+
 test('offline bundle: create on the publisher, update and fetch on an air-gapped device', async () => {
   const repo = repoWithApp();
   repo.delegate('targets', 'team', { paths: ['team/*'] });
