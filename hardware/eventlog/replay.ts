@@ -317,8 +317,9 @@ export type MismatchDiagnosis =
 
 interface Item { ref: EventRef; ext: Map<number, Buffer | undefined> }
 
-/** Extend operations spent trying edits before giving up on locating. */
-const SEARCH_BUDGET = 2_000_000;
+/** Extend operations spent trying edits before giving up on locating (well under a second):
+ * every single deletion and swap in a boot log's PCRs, every deletion among 200 IMA entries. */
+const SEARCH_BUDGET = 100_000;
 
 function itemsByPCR(ctx: MatchContext, banks: number[], mode: Mode): Map<number, Item[]> {
   const by = new Map<number, Item[]>();
@@ -362,12 +363,13 @@ function mismatch(d: StateData, quoted: QuotedPCRs, ctx: MatchContext, modes: Mo
   }
   const banksQuoted = [...new Set(quoted.selection.map((s) => s.hash))].filter((b) => d.banks.includes(b));
   let best: { diag: MismatchDiagnosis; differing: string[] } | undefined;
+  const budget = { left: SEARCH_BUDGET };
   for (const mode of modes) {
     const { values } = valuesFor(d, quoted.selection, mode);
     const current = new Map(values.map((v) => [key(v.hash, v.pcr), Buffer.from(v.digest)]));
     const differing = claimed ? [...current].filter(([k, v]) => !claimed.get(k)?.equals(v)).map(([k]) => k) : undefined;
     const diffPCRs = differing ? new Set(differing.map((k) => k % 32)) : undefined;
-    const located = locate(d, quoted, ctx, mode, current, claimed, diffPCRs, banksQuoted);
+    const located = locate(quoted, ctx, mode, current, claimed, diffPCRs, banksQuoted, budget);
     const labels = (differing ?? []).map((k) => `${bankLabel(Math.floor(k / 32))}:${k % 32}`);
     if (located) return report(located, labels, mode);
     const items = itemsByPCR(ctx, banksQuoted, mode);
@@ -396,8 +398,8 @@ function report(diag: MismatchDiagnosis, differing: string[], mode: Mode): Event
   return new EventLogError('EVENTLOG_REPLAY_MISMATCH', `The event logs do not replay to the PCR values the TPM quoted.${pcrText} ${why}`, { details: { differing, diagnosis: diag, ...(mode ? { imaMode: mode } : {}) } });
 }
 
-function locate(d: StateData, quoted: QuotedPCRs, ctx: MatchContext, mode: Mode, current: Map<number, Buffer>, claimed: Map<number, Buffer> | undefined,
-  diffPCRs: Set<number> | undefined, banks: number[]): MismatchDiagnosis | undefined {
+function locate(quoted: QuotedPCRs, ctx: MatchContext, mode: Mode, current: Map<number, Buffer>, claimed: Map<number, Buffer> | undefined,
+  diffPCRs: Set<number> | undefined, banks: number[], budget: { left: number }): MismatchDiagnosis | undefined {
   if (!ctx.tcg && !ctx.ima) return undefined;
   const items = itemsByPCR(ctx, banks, mode);
   const start = (b: number, pcr: number): Buffer | undefined => {
@@ -407,7 +409,6 @@ function locate(d: StateData, quoted: QuotedPCRs, ctx: MatchContext, mode: Mode,
     }
     return ctx.ima!.before.value(b, pcr, mode);
   };
-  let budget = SEARCH_BUDGET;
   for (const [pcr, list] of items) {
     if (diffPCRs && !diffPCRs.has(pcr)) continue;
     const pb = banks.filter((b) => current.has(key(b, pcr)));
@@ -420,11 +421,11 @@ function locate(d: StateData, quoted: QuotedPCRs, ctx: MatchContext, mode: Mode,
       for (const it of list) p.push(extend(b, p[p.length - 1]!, it.ext.get(b)!));
       return p;
     });
-    const matches = (order: (from: number) => number[], from: number): boolean => {
+    const matches = (order: number[], from: number): boolean => {
       const vals = pb.map((b, j) => {
         let v = prefix[j]![from]!;
-        for (const i of order(from)) v = extend(b, v, list[i]!.ext.get(b)!);
-        budget -= order(from).length;
+        for (const i of order) v = extend(b, v, list[i]!.ext.get(b)!);
+        budget.left -= order.length;
         return v;
       });
       if (claimed) return pb.every((b, j) => claimed.get(key(b, pcr))?.equals(vals[j]!));
@@ -435,17 +436,16 @@ function locate(d: StateData, quoted: QuotedPCRs, ctx: MatchContext, mode: Mode,
     };
     const n = list.length;
     const range = (a: number, b: number) => Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
-    for (let i = 0; i < n && budget > 0; i++) {
-      if (matches(() => range(i + 1, n), i)) return { kind: 'inserted', pcr, event: list[i]!.ref };
+    for (let i = 0; i < n && budget.left > 0; i++) {
+      if (matches(range(i + 1, n), i)) return { kind: 'inserted', pcr, event: list[i]!.ref };
     }
-    for (let gap = 1; gap < n && budget > 0; gap++) {
-      for (let i = 0; i + gap < n && budget > 0; i++) {
+    for (let gap = 1; gap < n && budget.left > 0; gap++) {
+      for (let i = 0; i + gap < n && budget.left > 0; i++) {
         const j = i + gap;
-        if (matches(() => [j, ...range(i + 1, j), i, ...range(j + 1, n)], i)) return { kind: 'reordered', pcr, events: [list[i]!.ref, list[j]!.ref] };
+        if (matches([j, ...range(i + 1, j), i, ...range(j + 1, n)], i)) return { kind: 'reordered', pcr, events: [list[i]!.ref, list[j]!.ref] };
       }
     }
   }
-  void d;
   return undefined;
 }
 
