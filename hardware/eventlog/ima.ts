@@ -104,13 +104,20 @@ function splitFields(data: Buffer, bigEndian: boolean): Buffer[] | undefined {
   return out;
 }
 
+/** Valid d-ng prefixes seen (a log names a handful), to skip re-checking each entry's. */
+const ALG_NAMES = new Map<string, string>();
+
 /** d-ng: "<alg>:\0<digest>" (d-ngv2: "<type>:<alg>:\0<digest>"). */
 function digestField(b: Buffer): { digestAlg: string; digest: Buffer } | undefined {
   const nul = b.indexOf(0);
   if (nul < 2 || nul > 64 || b[nul - 1] !== 0x3a) return undefined;
   const prefix = b.subarray(0, nul - 1).toString('latin1');
-  const digestAlg = prefix.slice(prefix.lastIndexOf(':') + 1);
-  if (!/^[a-z0-9_-]+$/.test(digestAlg)) return undefined;
+  let digestAlg = ALG_NAMES.get(prefix);
+  if (digestAlg === undefined) {
+    digestAlg = prefix.slice(prefix.lastIndexOf(':') + 1);
+    if (!/^[a-z0-9_-]+$/.test(digestAlg)) return undefined;
+    if (ALG_NAMES.size < 64) ALG_NAMES.set(prefix, digestAlg);
+  }
   return { digestAlg, digest: b.subarray(nul + 1) };
 }
 
@@ -143,7 +150,10 @@ function finish(e: Omit<IMAEntry, 'violation' | 'templateHashValid' | 'trusted'>
   const violation = isZero(e.templateHash);
   let templateHashValid: boolean | undefined;
   if (!violation && e.hashInput) templateHashValid = hashOf(e.templateHashAlg, e.hashInput).equals(e.templateHash);
-  return { ...e, violation, templateHashValid, trusted: templateHashValid === true && !violation && e.fields !== undefined };
+  return {
+    index: e.index, pcr: e.pcr, templateHashAlg: e.templateHashAlg, templateHash: e.templateHash, templateName: e.templateName, hashInput: e.hashInput,
+    rawFields: e.rawFields, violation, templateHashValid, fields: e.fields, trusted: templateHashValid === true && !violation && e.fields !== undefined,
+  };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -168,6 +178,8 @@ export function parseIMABinary(bytes: Uint8Array, opts: IMAParseOptions = {}): I
   }
   const r = new Reader(buf, 'IMA log', { bigEndian });
   const entries: IMAEntry[] = [];
+  let lastName: Buffer = Buffer.alloc(0);
+  let lastTemplate = '';
   while (r.remaining > 0) {
     if (entries.length >= limits.maxEvents) throw tooLarge(`IMA log (more than ${limits.maxEvents} entries)`, limits.maxEvents, 'entries');
     const at = r.pos;
@@ -177,8 +189,14 @@ export function parseIMABinary(bytes: Uint8Array, opts: IMAParseOptions = {}): I
     const templateHash = r.bytes(hsize, 'template hash');
     const nameLen = r.u32('template name length');
     if (nameLen < 1 || nameLen > MAX_TEMPLATE_NAME) throw malformed('IMA log', r.pos - 4, `entry ${index} has a template name of ${nameLen} bytes`, { index });
-    const templateName = r.bytes(nameLen, 'template name').toString('latin1');
-    if (!/^[\x21-\x7e]+$/.test(templateName)) throw malformed('IMA log', r.pos - nameLen, `entry ${index} has a template name that is not printable`, { index });
+    const nameBytes = r.bytes(nameLen, 'template name');
+    // Logs use one or two templates: reuse the last name instead of decoding and checking again.
+    if (!lastName.equals(nameBytes)) {
+      lastTemplate = nameBytes.toString('latin1');
+      if (!/^[\x21-\x7e]+$/.test(lastTemplate)) throw malformed('IMA log', r.pos - nameLen, `entry ${index} has a template name that is not printable`, { index });
+      lastName = nameBytes;
+    }
+    const templateName = lastTemplate;
     if (templateName === 'ima') {
       // The 'ima' template has no template-data length: a 20-byte digest, then the name.
       const digest = r.bytes(20, 'ima digest');

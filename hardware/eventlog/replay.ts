@@ -79,19 +79,26 @@ export interface IMAReplay {
   violations: number[];
 }
 
-/** What IMA extends into bank `b` for `e` under each rule; undefined when it cannot be computed. */
-function imaExtends(e: IMAEntry, b: number): { bank: Buffer | undefined; padded: Buffer | undefined } {
+const ONES = new Map<number, Buffer>();
+const PADDED = new Map<number, Buffer>();
+
+/** What IMA extends into bank `b` for `e` under each rule; undefined when it cannot be computed.
+ * `padded` and the all-ones value are shared scratch: use them before the next call. */
+function imaExtends(e: IMAEntry, b: number, wantPadded: boolean): { bank: Buffer | undefined; padded: Buffer | undefined } {
   const size = knownDigestSize(b)!;
   if (e.violation) {
-    const ff = Buffer.alloc(size, 0xff);
+    let ff = ONES.get(size);
+    if (!ff) ONES.set(size, ff = Buffer.alloc(size, 0xff));
     return { bank: ff, padded: ff };
   }
   const sha1 = e.templateHashAlg === TPM_ALG.SHA1 ? e.templateHash : e.hashInput ? hashOf(TPM_ALG.SHA1, e.hashInput) : undefined;
   if (b === TPM_ALG.SHA1) return { bank: sha1, padded: sha1 };
   const bank = e.templateHashAlg === b ? e.templateHash : e.hashInput ? hashOf(b, e.hashInput) : undefined;
   let padded: Buffer | undefined;
-  if (sha1) {
-    padded = Buffer.alloc(size);
+  if (sha1 && wantPadded) {
+    padded = PADDED.get(size);
+    if (!padded) PADDED.set(size, padded = Buffer.alloc(size));
+    padded.fill(0);
     sha1.copy(padded);
   }
   return { bank, padded };
@@ -110,7 +117,7 @@ function apply(values: Map<number, Buffer>, unknown: Set<number>, k: number, b: 
 function extendIMA(d: StateData, e: IMAEntry): void {
   for (const b of d.banks) {
     const k = key(b, e.pcr);
-    const v = imaExtends(e, b);
+    const v = imaExtends(e, b, d.imaMode !== 'bank-hash');
     if (b === TPM_ALG.SHA1 || d.imaMode === 'bank-hash') {
       apply(d.values, d.unknown, k, b, e.pcr, v.bank);
     } else if (d.imaMode === 'sha1-padded') {
@@ -330,7 +337,11 @@ function itemsByPCR(ctx: MatchContext, banks: number[], mode: Mode): Map<number,
   }
   for (const e of ctx.ima?.entries ?? []) {
     const ext = new Map<number, Buffer | undefined>();
-    for (const b of banks) { const v = imaExtends(e, b); ext.set(b, mode === 'sha1-padded' && b !== TPM_ALG.SHA1 ? v.padded : v.bank); }
+    for (const b of banks) {
+      const v = imaExtends(e, b, mode === 'sha1-padded');
+      const x = mode === 'sha1-padded' && b !== TPM_ALG.SHA1 ? v.padded : v.bank;
+      ext.set(b, x && Buffer.from(x));
+    }
     add(e.pcr, { ref: { source: 'ima', index: e.index, pcr: e.pcr, what: e.fields?.name ?? e.templateName }, ext });
   }
   return by;

@@ -2,7 +2,7 @@
 // the next IMA entries without the earlier ones: the values, the IMA entry count, a chain over
 // the entries already appraised (to check a re-sent log's prefix), and, until a quote decides it,
 // the IMA extend rule in force (see replay.ts). Serialized as small JSON (≤ 24 PCRs per bank).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { EventLogError } from './errors.ts';
 import { hashName, initialPCR, knownDigestSize, bankLabel } from './hash.ts';
 
@@ -162,10 +162,13 @@ export class PCRState {
   }
 }
 
-/** One link of the chain over appraised IMA entries (PCR, template hash algorithm and value). */
+const link = Buffer.alloc(32 + 3 + 64);
+
+/** One link of the chain over appraised IMA entries: SHA-256(chain || pcr || alg || template hash). */
 export function chainStep(chain: Buffer, pcr: number, alg: number, templateHash: Buffer): Buffer {
-  const h = Buffer.alloc(3);
-  h[0] = pcr;
-  h.writeUInt16LE(alg, 1);
-  return createHash('sha256').update(chain).update(h).update(templateHash).digest();
+  chain.copy(link, 0);
+  link[32] = pcr;
+  link.writeUInt16LE(alg, 33);
+  templateHash.copy(link, 35);
+  return hash('sha256', link.subarray(0, 35 + Math.min(templateHash.length, 64)), 'buffer');
 }
