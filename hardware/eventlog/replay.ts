@@ -31,7 +31,8 @@ function checkBanks(banks: readonly number[]): void {
 
 /**
  * Replays a measured-boot log into a fresh PCRState over `banks` (default: the log's banks we can
- * hash). EV_NO_ACTION events extend nothing; a StartupLocality event sets PCR 0's reset value.
+ * hash). EV_NO_ACTION events extend nothing; a StartupLocality event sets PCR 0's reset value,
+ * and an H-CRTM event before any other PCR 0 event resets it to locality 4.
  * A bank an event has no digest for leaves that PCR unknown in that bank.
  */
 export function replayTCG(log: TCGLog, opts: { banks?: readonly number[] } = {}): PCRState {
@@ -39,15 +40,22 @@ export function replayTCG(log: TCGLog, opts: { banks?: readonly number[] } = {})
   if (banks.length === 0) throw new EventLogError('EVENTLOG_UNSUPPORTED', 'The event log has no bank we can compute (SHA-1, SHA-256, SHA-384, SHA-512, SM3).');
   checkBanks(banks);
   const d = stateData(PCRState.create(banks));
+  let pcr0Extended = false;
   for (const e of log.events) {
     if (e.type === EV.NO_ACTION) {
       const loc = startupLocality(e);
       if (loc !== undefined) {
-        if (banks.some((b) => d.values.has(key(b, 0)) || d.unknown.has(key(b, 0)))) throw new EventLogError('EVENTLOG_MALFORMED', `Event ${e.seq} sets the startup locality after PCR 0 was extended.`, { details: { seq: e.seq } });
+        if (pcr0Extended) throw new EventLogError('EVENTLOG_MALFORMED', `Event ${e.seq} sets the startup locality after PCR 0 was extended.`, { details: { seq: e.seq } });
         for (const b of banks) d.values.set(key(b, 0), initialPCR(b, 0, loc));
       }
       continue;
     }
+    if (e.type === EV.EFI_HCRTM_EVENT && e.pcr === 0 && !pcr0Extended) {
+      // An H-CRTM (_TPM_Hash_Start) resets PCR 0 to locality 4 before its digest is extended
+      // (TPM 2.0 Part 1, 34.3).
+      for (const b of banks) d.values.set(key(b, 0), initialPCR(b, 0, 4));
+    }
+    if (e.pcr === 0) pcr0Extended = true;
     for (const b of banks) {
       const k = key(b, e.pcr);
       if (d.unknown.has(k)) continue;
