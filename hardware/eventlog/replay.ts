@@ -267,7 +267,8 @@ function hasEBS(log: TCGLog): boolean {
 }
 
 /**
- * Compares the replayed state with a quote's PCR digest. Tries the IMA rules still open and, when
+ * Compares the replayed state with a quote's PCR digest. A quoted PCR no log extends counts at its
+ * reset value, so anything extended without being logged fails. Tries the IMA rules still open and, when
  * the boot log lacks ExitBootServices events and PCR 5 is quoted, the events such firmware
  * measures without logging. Throws EVENTLOG_BANK_MISSING when the logs cannot give a quoted PCR,
  * or EVENTLOG_REPLAY_MISMATCH naming, where it can, the PCRs and the event that differ.
