@@ -13,7 +13,7 @@ import { EventLogError } from './errors.ts';
 import { EBS_FAILURE, EBS_INVOCATION, EBS_SUCCESS } from './efi.ts';
 import { digest as hashOf, extend, hashName, initialPCR, knownDigestSize, bankLabel } from './hash.ts';
 import type { IMAEntry } from './ima.ts';
-import { PCRState, chainStep, cloneData, fromData, key, stateData, type IMAMode, type StateData } from './state.ts';
+import { PCRState, cloneData, flushPadded, fromData, key, keyAlg, keyPCR, stateData, type IMAMode, type StateData } from './state.ts';
 import { EV, eventDigest, eventTypeName, type TCGEvent, type TCGLog } from './tcg.ts';
 
 const STARTUP_LOCALITY = Buffer.from('StartupLocality\0', 'latin1');
@@ -122,33 +122,75 @@ function apply(values: Map<number, Buffer>, unknown: Set<number>, k: number, b: 
   values.set(k, extend(b, values.get(k) ?? initialPCR(b, pcr), v));
 }
 
+/** The bank a re-sent prefix is checked in: the strongest one tracked. */
+const STRENGTH = [TPM_ALG.SHA512, TPM_ALG.SHA3_512, TPM_ALG.SHA384, TPM_ALG.SHA3_384, TPM_ALG.SHA256, TPM_ALG.SHA3_256, TPM_ALG.SM3_256, TPM_ALG.SHA1];
+function strongest(banks: readonly number[]): number {
+  return STRENGTH.find((b) => banks.includes(b)) ?? banks[0]!;
+}
+
 function extendIMA(d: StateData, e: IMAEntry): void {
+  let pendingDone = false;
   for (const b of d.banks) {
     const k = key(b, e.pcr);
-    const v = imaExtends(e, b, d.imaMode !== 'bank-hash');
+    if (!d.imaBase.has(k) && !d.unknown.has(k)) d.imaBase.set(k, d.values.get(k) ?? initialPCR(b, e.pcr));
     if (b === TPM_ALG.SHA1 || d.imaMode === 'bank-hash') {
-      apply(d.values, d.unknown, k, b, e.pcr, v.bank);
+      apply(d.values, d.unknown, k, b, e.pcr, imaExtends(e, b, false).bank);
     } else if (d.imaMode === 'sha1-padded') {
-      apply(d.values, d.unknown, k, b, e.pcr, v.padded);
+      apply(d.values, d.unknown, k, b, e.pcr, imaExtends(e, b, true).padded);
     } else {
       if (!d.padded.has(k) && !d.paddedUnknown.has(k)) {
         if (d.unknown.has(k)) d.paddedUnknown.add(k);
         else d.padded.set(k, d.values.get(k) ?? initialPCR(b, e.pcr));
       }
-      apply(d.padded, d.paddedUnknown, k, b, e.pcr, v.padded);
-      apply(d.values, d.unknown, k, b, e.pcr, v.bank);
+      if (!pendingDone) {
+        // The older rule's extends are recorded once per entry, folded only if asked for.
+        pendingDone = true;
+        const sha1 = e.violation ? undefined : e.templateHashAlg === TPM_ALG.SHA1 ? e.templateHash : e.hashInput ? hashOf(TPM_ALG.SHA1, e.hashInput) : undefined;
+        if (!e.violation && !sha1) {
+          for (const bb of d.banks) if (bb !== TPM_ALG.SHA1) { d.paddedUnknown.add(key(bb, e.pcr)); d.padded.delete(key(bb, e.pcr)); }
+        } else {
+          const rec = Buffer.alloc(21);
+          if (e.violation) rec[0] = 1;
+          else sha1!.copy(rec, 1);
+          let l = d.paddedPending.get(e.pcr);
+          if (!l) d.paddedPending.set(e.pcr, l = []);
+          l.push(rec);
+        }
+      }
+      apply(d.values, d.unknown, k, b, e.pcr, imaExtends(e, b, false).bank);
     }
   }
-  d.imaChain = chainStep(d.imaChain, e.pcr, e.templateHashAlg, e.templateHash);
   d.imaEntries++;
+}
+
+/** Replays `prefix` from the saved pre-IMA values in the strongest bank and compares the result
+ * with the state's: a re-sent log must begin with exactly the entries appraised before. */
+function checkPrefix(d: StateData, prefix: readonly IMAEntry[]): boolean {
+  const b = strongest(d.banks);
+  const rule: IMAMode = d.imaMode ?? 'bank-hash';
+  const vals = new Map<number, Buffer>();
+  for (const [k, v] of d.imaBase) if (keyAlg(k) === b) vals.set(k, v);
+  for (const e of prefix) {
+    const k = key(b, e.pcr);
+    const cur = vals.get(k);
+    const x = imaExtends(e, b, rule === 'sha1-padded');
+    const v = b === TPM_ALG.SHA1 || rule === 'bank-hash' ? x.bank : x.padded;
+    if (!cur || !v) return false;
+    vals.set(k, extend(b, cur, v));
+  }
+  for (const [k, v] of vals) {
+    if (d.unknown.has(k) || !(d.values.get(k) ?? initialPCR(b, keyPCR(k))).equals(v)) return false;
+  }
+  return true;
 }
 
 /**
  * Appraises IMA entries on top of `state` (from replayTCG, PCRState.create, or a saved state)
  * and returns the new state; `state` is not changed. Entries must continue where the state
  * stopped (index = state.imaEntries), or be the whole log again from index 0: the first
- * state.imaEntries entries are then checked against the saved chain and skipped, not re-extended
- * (a re-sent log must not be replayed twice). Anything else is EVENTLOG_PREFIX_MISMATCH.
+ * state.imaEntries entries are then replayed from the saved pre-IMA values and must reach the
+ * saved ones, and are not extended again (a re-sent log must not be replayed twice). Anything
+ * else is EVENTLOG_PREFIX_MISMATCH.
  */
 export function replayIMA(state: PCRState, entries: readonly IMAEntry[]): IMAReplay {
   const d = cloneData(stateData(state));
@@ -162,9 +204,7 @@ export function replayIMA(state: PCRState, entries: readonly IMAEntry[]): IMARep
       throw new EventLogError('EVENTLOG_PREFIX_MISMATCH', `The IMA entries start at index ${entries[0]!.index}, but ${n} entries were appraised before: give the entries from index ${n} on, or the whole log.`, { details: { expected: n, got: entries[0]!.index } });
     }
     if (entries.length < n) throw new EventLogError('EVENTLOG_PREFIX_MISMATCH', `The IMA log has ${entries.length} entries, fewer than the ${n} appraised before: it is not the same log (or the machine rebooted; start again from its boot log).`, { details: { expected: n, got: entries.length } });
-    let chain: Buffer = Buffer.alloc(32);
-    for (let i = 0; i < n; i++) chain = chainStep(chain, entries[i]!.pcr, entries[i]!.templateHashAlg, entries[i]!.templateHash);
-    if (!chain.equals(d.imaChain)) throw new EventLogError('EVENTLOG_PREFIX_MISMATCH', `The first ${n} entries of the IMA log differ from the ones appraised before: entries were changed, removed or reordered.`, { details: { appraised: n } });
+    if (!checkPrefix(d, entries.slice(0, n))) throw new EventLogError('EVENTLOG_PREFIX_MISMATCH', `The first ${n} entries of the IMA log differ from the ones appraised before: entries were changed, removed or reordered.`, { details: { appraised: n } });
     start = n;
   }
   const appraised = entries.slice(start);
@@ -224,6 +264,7 @@ function selectionKeys(sel: TPMLPCRSelection): Array<{ alg: number; pcr: number 
 }
 
 function valuesFor(d: StateData, sel: TPMLPCRSelection, mode: Mode): { values: QuotePCRValue[]; missing: string[] } {
+  if (mode === 'sha1-padded') flushPadded(d);
   const values: QuotePCRValue[] = [];
   const missing: string[] = [];
   for (const { alg, pcr } of selectionKeys(sel)) {
@@ -244,6 +285,7 @@ function valuesFor(d: StateData, sel: TPMLPCRSelection, mode: Mode): { values: Q
 }
 
 function resolve(d: StateData, mode: Mode): StateData {
+  if (mode === 'sha1-padded') flushPadded(d);
   const out = cloneData(d);
   if (mode === undefined || out.imaMode !== undefined) return out;
   if (mode === 'sha1-padded') {
@@ -252,6 +294,7 @@ function resolve(d: StateData, mode: Mode): StateData {
   }
   out.padded.clear();
   out.paddedUnknown.clear();
+  out.paddedPending.clear();
   out.imaMode = mode;
   return out;
 }

@@ -420,7 +420,7 @@ describe('PCRState', () => {
     const bad: unknown[] = [
       'nope', '{}', JSON.stringify({ ...j, version: 2 }), JSON.stringify({ ...j, banks: [] }), JSON.stringify({ ...j, banks: [4, 4] }),
       JSON.stringify({ ...j, values: { '4:0': 'ab' } }), JSON.stringify({ ...j, values: { '12:0': '00'.repeat(48) } }), JSON.stringify({ ...j, values: { '4:40': '00'.repeat(20) } }),
-      JSON.stringify({ ...j, imaEntries: -1 }), JSON.stringify({ ...j, imaMode: 'other' }), JSON.stringify({ ...j, imaChain: 'x' }), 'x'.repeat(300_000), 42,
+      JSON.stringify({ ...j, imaEntries: -1 }), JSON.stringify({ ...j, imaMode: 'other' }), JSON.stringify({ ...j, imaBase: { '4:10': 'zz' } }), JSON.stringify({ ...j, imaBase: [] }), 'x'.repeat(300_000), 42,
     ];
     for (const b of bad) assert.throws(() => PCRState.deserialize(b as string), code('EVENTLOG_STATE_INVALID'));
   });
@@ -444,6 +444,14 @@ describe('PCRState', () => {
       assert.equal(s.imaEntries, 40);
       for (const rule of ['bank-hash', 'sha1-padded'] as const) for (const alg of [TPM_ALG.SHA1, TPM_ALG.SHA256]) assert.deepEqual(s.value(alg, 10, rule), full.value(alg, 10, rule));
     }
+    // Once a quote has shown the older kernels' rule, a re-sent prefix is checked under it.
+    const sha256Of = (b: Buffer) => createHash('sha256').update(b).digest();
+    const decided = matchQuote(first, { selection: parsePCRList('sha256:10'), pcrDigest: sha256Of(first.value(TPM_ALG.SHA256, 10, 'sha1-padded')!), hashAlg: TPM_ALG.SHA256 }).state;
+    assert.equal(decided.imaMode, 'sha1-padded');
+    const again = replayIMA(PCRState.deserialize(decided.serialize()), all);
+    assert.equal(again.skipped, 25);
+    assert.deepEqual(again.state.value(TPM_ALG.SHA256, 10), full.value(TPM_ALG.SHA256, 10, 'sha1-padded'));
+    assert.throws(() => replayIMA(decided, [all[1]!, all[0]!, ...all.slice(2)].map((e, i) => ({ ...e, index: i }))), code('EVENTLOG_PREFIX_MISMATCH'));
     // A gap, an overlap, a shorter log and an altered prefix are refused.
     assert.throws(() => replayIMA(saved, all.slice(26)), code('EVENTLOG_PREFIX_MISMATCH'));
     assert.throws(() => replayIMA(saved, all.slice(10)), code('EVENTLOG_PREFIX_MISMATCH'));
