@@ -5,14 +5,14 @@ import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TpmAnchor, sha256, type AnchorTPM, type Floors } from './anchor.ts';
 import { TufError, rollbackError } from './errors.ts';
-import { mapTufError } from './error-map.ts';
+import { mapTufError } from './tufjs.ts';
 import type { FetchLimits, ProgressInfo, TollgateFetcher } from './fetcher.ts';
 import { MetadataStore, removeStaleTemps } from './metadata-store.ts';
 import { deriveTrustedRoot, keysetDigest, saveRootHistory, validateRoot } from './root-chain.ts';
 import { openSource, repoUrls, withSlash, type Source } from './sources.ts';
 import { ensureDirs, readConfig, statePaths, writeConfig, type StatePaths } from './state.ts';
 import { decideTime, needsTimeRecord, readTimeRecord, systemNowMs, writeTimeRecord, type TimeDecision, type TpmClockReading } from './timefloor.ts';
-import { createUpdater, type HookedUpdater } from './updater.ts';
+import { createUpdater, type HookedUpdater } from './tufjs.ts';
 import { downloadTarget, checkTargetPath, targetUrl, type DownloadResult, type TargetInfo } from './download.ts';
 import { writeFileAtomic } from './atomic.ts';
 
