@@ -1,20 +1,73 @@
-// tuf-js's Updater with four things taken over, all through its own extension points or plain
-// JS properties (tuf-js 6.0.x):
-//  - local metadata reads/writes go to our MetadataStore (atomic, deferred, filtered);
-//  - the reference time for every expiry check is ours (the TPM-bound time floor), set on the
-//    TrustedMetadataStore that tuf-js creates in its constructor (tuf-js has no option for it);
-//  - the fetcher is ours (timeouts, caps, file:// and bundles);
-//  - the delegation walk reports which targets role it loaded last, so a lookup can say which role
-//    listed the target it found (the gate lets only the top-level role choose trust inputs).
-// startup asserts those internals exist, so a tuf-js upgrade that renames them fails loudly
-// instead of silently writing unsynced files or checking expiry against the system clock.
-import { Updater, type Config, type UpdaterOptions } from 'tuf-js';
-import type { TrustedMetadataStore } from 'tuf-js/dist/store.js';
-import type { TollgateFetcher } from './fetcher.ts';
-import type { MetadataStore } from './metadata-store.ts';
+// The one module that knows tuf-js beyond its documented API. Everything tollgate takes from
+// tuf-js's internals, written against tuf-js 6.0.x (package.json pins ~6.0.2), is here:
+//  - an Updater subclass overriding three of its methods: local metadata reads/writes go to our
+//    MetadataStore (atomic, deferred, filtered), and the delegation walk (loadTargets) reports
+//    which targets role it loaded last, so a lookup can say which role listed the target it found
+//    (the gate lets only the top-level role choose trust inputs);
+//  - the reference time of every expiry check (the TPM-bound time floor), set on the private
+//    TrustedMetadataStore that the Updater creates (tuf-js has no option for it);
+//  - TrustedMetadataStore itself (tuf-js/dist/store.js), to verify root chains without an Updater;
+//  - DownloadHTTPError (tuf-js/dist/error.js), which our fetchers throw because tuf-js reads a
+//    403/404 as "no newer root";
+//  - error classification: tuf-js throws plain errors and wraps some causes into strings, so
+//    errors are told apart by message and class name. Each message rule is tested against the
+//    real tuf-js (test/tuf/tufjs.test.ts), so a release that rewords one fails there.
+// checkTufJs() refuses any other tuf-js version or shape with a typed error before first use, so
+// an upgrade fails loudly instead of silently writing unsynced files or checking expiry against
+// the system clock.
+import { Updater, type Config, type Fetcher, type UpdaterOptions } from 'tuf-js';
 import { DownloadHTTPError } from 'tuf-js/dist/error.js';
+import { TrustedMetadataStore } from 'tuf-js/dist/store.js';
+import tufjsPackage from 'tuf-js/package.json' with { type: 'json' };
+import type { MetadataStore } from './metadata-store.ts';
 import { TufError, type TufErrorCode } from './errors.ts';
 import type { ErrorClass } from '../hardware/index.ts';
+
+export { DownloadHTTPError, type Fetcher, type TrustedMetadataStore };
+
+// ---------------------------------------------------------------- self-check
+
+/** The tuf-js releases whose internals this module was written against. */
+const SUPPORTED_VERSION = /^6\.0\.\d+$/;
+const UPDATER_HOOKS = ['loadLocalMetadata', 'persistMetadata', 'loadTargets'] as const;
+const STORE_METHODS = ['updateRoot', 'getRole'] as const;
+
+/** What checkTufJs() looks at: the installed tuf-js unless a test passes another. */
+export interface TufJsShape { version: unknown; updater: object; store: object; httpError: unknown }
+
+const installed = (): TufJsShape => ({
+  version: (tufjsPackage as { version?: unknown }).version,
+  updater: Updater.prototype, store: TrustedMetadataStore.prototype, httpError: DownloadHTTPError,
+});
+
+function unsupported(what: string, details: Record<string, unknown>): TufError {
+  return new TufError('TUF_STATE', `${what}; tollgate relies on tuf-js 6.0.x internals and refuses to run on anything else. Install tuf-js 6.0.x.`, 'environment', { details });
+}
+
+/** Throws TUF_STATE unless `found` is a tuf-js 6.0.x with the internals this module uses. */
+export function checkTufJs(found: TufJsShape = installed()): void {
+  const { version } = found;
+  if (typeof version !== 'string' || !SUPPORTED_VERSION.test(version)) throw unsupported(`tuf-js ${String(version)} is installed`, { version });
+  const has = (o: object, names: readonly string[]) => names.filter((n) => typeof (o as Record<string, unknown>)[n] !== 'function');
+  const missing = [...has(found.updater, UPDATER_HOOKS).map((n) => `Updater.${n}`), ...has(found.store, STORE_METHODS).map((n) => `TrustedMetadataStore.${n}`)];
+  if (typeof found.httpError !== 'function') missing.push('DownloadHTTPError');
+  if (missing.length > 0) throw unsupported(`This tuf-js ${version} lacks ${missing.join(', ')}`, { version, missing });
+}
+
+let checked = false;
+function ensureSupported(): void {
+  if (checked) return;
+  checkTufJs();
+  checked = true;
+}
+
+// ---------------------------------------------------------------- trusted metadata
+
+/** tuf-js's trusted set started from a root it verified (self-signed); throws what tuf-js throws. */
+export function newTrustedSet(rootBytes: Buffer): TrustedMetadataStore {
+  ensureSupported();
+  return new TrustedMetadataStore(rootBytes);
+}
 
 type PublicUpdater = Pick<Updater, 'refresh' | 'getTargetInfo'>;
 const BaseUpdater = Updater as unknown as new (o: UpdaterOptions) => PublicUpdater;
@@ -26,22 +79,15 @@ export interface HookedUpdater {
   lastTargetsRole(): string | undefined;
 }
 
-function assertInternals(): void {
-  const proto = Updater.prototype as unknown as Record<string, unknown>;
-  if (typeof proto['loadLocalMetadata'] !== 'function' || typeof proto['persistMetadata'] !== 'function' || typeof proto['loadTargets'] !== 'function') {
-    throw new TufError('TUF_STATE', 'This tuf-js version lacks the loadLocalMetadata/persistMetadata/loadTargets hooks tollgate relies on; use tuf-js 6.0.x.', 'environment');
-  }
-}
-
 export function createUpdater(opts: {
   metadataBaseUrl: string;
   targetBaseUrl?: string;
-  fetcher: TollgateFetcher;
+  fetcher: Fetcher;
   store: MetadataStore;
   referenceTime?: Date;
   config?: Partial<Config>;
 }): HookedUpdater {
-  assertInternals();
+  ensureSupported();
   const { store } = opts;
   let lastRole: string | undefined;
   const baseLoadTargets = (Updater.prototype as unknown as { loadTargets: (role: string, parent: string) => Promise<unknown> }).loadTargets;
@@ -72,10 +118,9 @@ export function createUpdater(opts: {
 
 // ---------------------------------------------------------------- errors
 
-// Turns whatever tuf-js throws into a typed TufError. tuf-js wraps some causes into strings
-// (RuntimeError(`Unable to load snapshot metadata error ${error}`)), and its model errors are not
-// exported, so we classify by class name and message, and prefer the fetcher's typed error when
-// the failure came from a download.
+// tuf-js wraps some causes into strings (RuntimeError(`Unable to load snapshot metadata error
+// ${error}`)), and its model errors are not exported, so we classify by message and class name,
+// and prefer the fetcher's typed error when the failure came from a download.
 
 function names(e: unknown): string[] {
   const out: string[] = [];
@@ -84,42 +129,54 @@ function names(e: unknown): string[] {
   return out;
 }
 
-interface Rule { test: RegExp; code: TufErrorCode; cls: ErrorClass; sentence: (m: RegExpMatchArray) => string; details?: (m: RegExpMatchArray) => Record<string, unknown> }
+interface Rule { id: string; test: RegExp; code: TufErrorCode; cls: ErrorClass; sentence: (m: RegExpMatchArray) => string; details?: (m: RegExpMatchArray) => Record<string, unknown> }
 
+// Order matters: the first rule that matches decides.
 const RULES: Rule[] = [
-  { test: /(?:Final )?(\S+)\.json is expired/, code: 'TUF_EXPIRED', cls: 'denied',
+  { id: 'expired', test: /(?:Final )?(\S+)\.json is expired/, code: 'TUF_EXPIRED', cls: 'denied',
     sentence: (m) => `${m[1]} metadata has expired at the trusted reference time; the repository is stale or an attacker is replaying old metadata (freeze attack).`,
     details: (m) => ({ role: m[1] }) },
-  { test: /New (timestamp|snapshot) version (\d+) is less than current version (\d+)/, code: 'TUF_ROLLBACK', cls: 'denied',
+  { id: 'rollback-trusted', test: /New (timestamp|snapshot) version (\d+) is less than current version (\d+)/, code: 'TUF_ROLLBACK', cls: 'denied',
     sentence: (m) => `${m[1]} version ${m[2]} is below the trusted version ${m[3]}; refusing the rollback.`,
     details: (m) => ({ role: m[1], version: Number(m[2]), floor: Number(m[3]), source: 'trusted metadata' }) },
-  { test: /New version (\d+) of (\S+)\.json is less than current version (\d+)/, code: 'TUF_ROLLBACK', cls: 'denied',
+  { id: 'rollback-snapshot-meta', test: /New version (\d+) of (\S+)\.json is less than current version (\d+)/, code: 'TUF_ROLLBACK', cls: 'denied',
     sentence: (m) => `${m[2]} version ${m[1]} is below the trusted version ${m[3]}; refusing the rollback.`,
     details: (m) => ({ role: m[2], version: Number(m[1]), floor: Number(m[3]), source: 'trusted snapshot' }) },
-  { test: /Expected version (\d+), got (\d+)/, code: 'TUF_VERSION_MISMATCH', cls: 'denied',
+  { id: 'root-version', test: /Expected version (\d+), got (\d+)/, code: 'TUF_VERSION_MISMATCH', cls: 'denied',
     sentence: (m) => `A root file claims version ${m[2]} where version ${m[1]} was expected; refusing it.`,
     details: (m) => ({ role: 'root', expected: Number(m[1]), got: Number(m[2]) }) },
-  { test: /Version (\d+) of (\S+) does not match snapshot version (\d+)/, code: 'TUF_VERSION_MISMATCH', cls: 'denied',
+  { id: 'targets-version', test: /Version (\d+) of (\S+) does not match snapshot version (\d+)/, code: 'TUF_VERSION_MISMATCH', cls: 'denied',
     sentence: (m) => `${m[2]} version ${m[1]} is not the version ${m[3]} the snapshot lists (mix-and-match); refusing it.`,
     details: (m) => ({ role: m[2], got: Number(m[1]), expected: Number(m[3]) }) },
-  { test: /Snapshot version doesn't match timestamp/, code: 'TUF_VERSION_MISMATCH', cls: 'denied',
+  { id: 'snapshot-version', test: /Snapshot version doesn't match timestamp/, code: 'TUF_VERSION_MISMATCH', cls: 'denied',
     sentence: () => 'The snapshot is not the version the timestamp lists (mix-and-match); refusing it.' },
-  { test: /(\S+) was signed by (\d+)\/(\d+) keys/, code: 'TUF_SIGNATURE', cls: 'denied',
+  { id: 'threshold', test: /(\S+) was signed by (\d+)\/(\d+) keys/, code: 'TUF_SIGNATURE', cls: 'denied',
     sentence: (m) => `${m[1]} metadata carries ${m[2]} valid signature(s) where ${m[3]} are required; refusing it.`,
     details: (m) => ({ role: m[1], valid: Number(m[2]), threshold: Number(m[3]) }) },
-  { test: /Expected length (\d+) but got (\d+)/, code: 'TUF_LENGTH_MISMATCH', cls: 'denied',
+  { id: 'length', test: /Expected length (\d+) but got (\d+)/, code: 'TUF_LENGTH_MISMATCH', cls: 'denied',
     sentence: (m) => `A downloaded file is ${m[2]} bytes where ${m[1]} were listed; refusing it.` },
-  { test: /Expected hash (\S+) but got (\S+)/, code: 'TUF_HASH_MISMATCH', cls: 'denied',
+  { id: 'hash', test: /Expected hash (\S+) but got (\S+)/, code: 'TUF_HASH_MISMATCH', cls: 'denied',
     sentence: () => 'A downloaded file does not match the hash its signed metadata lists; refusing it.' },
-  { test: /Missing (\S+) in snapshot|Missing file (\S+) in new snapshot/, code: 'TUF_REPOSITORY', cls: 'denied',
+  { id: 'missing-meta', test: /Missing (\S+) in snapshot|Missing file (\S+) in new snapshot/, code: 'TUF_REPOSITORY', cls: 'denied',
     sentence: (m) => `The snapshot does not list ${m[1] ?? m[2]}; the repository is inconsistent.` },
-  { test: /Expected '(\w+)', got (\w+)|expected '(\w+)', got (\w+)/, code: 'TUF_METADATA_INVALID', cls: 'denied',
+  // The capitalised form is the store's own check, which tuf-js 6.0 makes unreachable: the model
+  // parser refuses a wrong _type first (the lower-case form).
+  { id: 'wrong-type', test: /Expected '(\w+)', got (\w+)|expected '(\w+)', got (\w+)/, code: 'TUF_METADATA_INVALID', cls: 'denied',
     sentence: () => 'A metadata file has the wrong _type; refusing it.' },
-  { test: /Unexpected token|JSON|is not valid JSON|Unexpected end/, code: 'TUF_METADATA_INVALID', cls: 'denied',
+  { id: 'json', test: /Unexpected token|JSON|is not valid JSON|Unexpected end/, code: 'TUF_METADATA_INVALID', cls: 'denied',
     sentence: () => 'A metadata file is not valid JSON; refusing it.' },
-  { test: /GET (\S+) answered (\d+)/, code: 'TUF_HTTP', cls: 'environment',
+  // Our HttpFetcher's own message, reaching us inside tuf-js's string-wrapped errors.
+  { id: 'http-status', test: /GET (\S+) answered (\d+)/, code: 'TUF_HTTP', cls: 'environment',
     sentence: (m) => `The repository answered HTTP ${m[2]} for ${m[1]}.`, details: (m) => ({ url: m[1], status: Number(m[2]) }) },
 ];
+
+/** Ids of the message rules, in order (tests prove each against the real tuf-js). */
+export const MESSAGE_RULES: readonly string[] = RULES.map((r) => r.id);
+
+/** The id of the message rule that classifies `message`, if any. */
+export function messageRule(message: string): string | undefined {
+  return RULES.find((r) => r.test.test(message))?.id;
+}
 
 export function mapTufError(e: unknown, fetcherError?: unknown): TufError {
   if (e instanceof TufError) return e;

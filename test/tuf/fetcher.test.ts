@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DownloadHTTPError } from 'tuf-js/dist/error.js';
+import { DownloadHTTPError } from '../../tuf/tufjs.ts';
 import { startTufServer, type TufServer } from '../fixtures/tuf/index.ts';
 import { HttpFetcher, FileFetcher, BundleFetcher, writeTar, downloadTarget, TufError, type TargetInfo } from '../../tuf/index.ts';
 
