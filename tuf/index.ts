@@ -1,7 +1,7 @@
 // Public surface of tuf/: TUF on tuf-js with a TPM-anchored rollback floor and time floor,
 // crash-safe trusted state, http/file/bundle fetchers and streaming target download.
 export { TufError, rollbackError, type TufErrorCode } from './errors.ts';
-export { initDevice, updateDevice, fetchTargetDevice, lookupTargetDevice, openTargetSession, type TargetSession, type FoundTarget, type LookupResult, type DeviceTPM, type DeviceOptions, type InitResult, type UpdateResult, type FetchResult, type Warning } from './client.ts';
+export { initDevice, updateDevice, openTargetSession, type TargetSession, type FoundTarget, type DeviceTPM, type DeviceOptions, type InitResult, type UpdateResult, type Warning } from './client.ts';
 export { conformanceInit, conformanceRefresh, conformanceDownload, type ConformanceDownload } from './conformance.ts';
 export { createBundle, BundleFetcher, type BundleCreateResult } from './bundle.ts';
 export { TarReader, writeTar, ustarHeader, checkEntryName, type TarEntry, type TarInput } from './tar.ts';
