@@ -10,7 +10,7 @@ export { HttpFetcher } from './fetcher-http.ts';
 export { FileFetcher } from './fetcher-file.ts';
 export { fetcherFor, openSource, repoUrls } from './sources.ts';
 export {
-  TpmAnchor, ANCHOR_HANDLE, MAX_EPOCHS, epochHandles, encodeAnchor, decodeAnchor, TPMA_NV, RECORD_ATTRIBUTES, COUNTER_ATTRIBUTES,
+  TpmAnchor, ANCHOR_HANDLE, MAX_EPOCHS, epochHandles, encodeAnchor, decodeAnchor, RECORD_ATTRIBUTES, COUNTER_ATTRIBUTES,
   type AnchorTPM, type Floors, type FloorRole,
 } from './anchor.ts';
 export { floorOfSteps, stepsForVersion, representableFloor } from './floor-encoding.ts';
