@@ -7,7 +7,8 @@ import { join, relative } from 'node:path';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
 import { openTPM, type TPM } from '../../hardware/index.ts';
 import { RepoBuilder, startTufServer, type RepoOptions, type TufServer } from '../fixtures/tuf/index.ts';
-import { initDevice, updateDevice, deviceTPM, type DeviceTPM, type FetchLimits } from '../../tuf/index.ts';
+import { initDevice, updateDevice, deviceTPM, type DeviceTPM } from '../../tuf/index.ts';
+import type { FetchLimits } from '../../tuf/fetcher.ts';
 import { fetchTarget } from './fetch-target.ts';
 
 export interface Lab { sw: Swtpm; tpm: TPM; dev: DeviceTPM; work: string; nextBase(): number; close(): Promise<void> }
