@@ -37,7 +37,7 @@ export function validateRoot(bytes: Buffer, what: string): RootInfo {
     const r = store.root;
     return { bytes, version: r.signed.version, keyset: keysetDigest(bytes), expires: r.signed.expires };
   } catch (e) {
-    if (e instanceof TufError) throw e; // tuf-js itself refused (checkTufJs)
+    if (e instanceof TufError) throw e; // the installed tuf-js was refused (checkTufJs), not the root
     throw new TufError('TUF_ROOT_INVALID', `${what} is not a valid self-signed TUF root: ${(e as Error).message}.`, 'denied', { cause: e });
   }
 }
