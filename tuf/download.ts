@@ -12,7 +12,7 @@ import { basename, dirname, join, posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TufError } from './errors.ts';
 import { crashPoint, fsyncDir } from './atomic.ts';
-import { mapTufError } from './error-map.ts';
+import { mapTufError } from './tufjs.ts';
 import { ownerTag, tagIsStale } from './owner.ts';
 import type { ProgressInfo, TollgateFetcher } from './fetcher.ts';
 

@@ -13,7 +13,7 @@ import type { CommandEntry } from '../../agent/commands/index.ts';
 import { commands as tufCommands } from '../../agent/commands/tuf.ts';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
 import { RepoBuilder, startTufServer } from '../fixtures/tuf/index.ts';
-import { TarReader, writeTar } from '../../tuf/index.ts';
+import { TarReader, writeTar } from '../../tuf/tar.ts';
 
 let sw: Swtpm;
 let work: string;

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { TarReader, writeTar, ustarHeader, TufError } from '../../tuf/index.ts';
+import { TufError } from '../../tuf/index.ts';
+import { TarReader, writeTar, ustarHeader } from '../../tuf/tar.ts';
 
 let dir: string;
 before(() => { dir = mkdtempSync(join(tmpdir(), 'tg-tar-')); });
