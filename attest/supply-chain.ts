@@ -4,12 +4,12 @@
 import { failed, notApplicable, type Check } from './check.ts';
 import { AttestError } from './errors.ts';
 import { parseJSON } from './encoding.ts';
+import { MAX_SBOM_BYTES, MAX_SBOM_VALUES, MAX_VEX_BYTES } from './limits.ts';
 import { analyzeSBOMs, allComponents, DEFAULT_SBOM_MAX_DEPTH, DEFAULT_SBOM_POLICY, sbomFormatOfPredicateType, type SBOMInput, type SBOMPolicy } from './sbom/index.ts';
 import { checkVulnerabilities, DEFAULT_VULNERABILITY_POLICY, loadOSVDatabase, type VulnerabilityPolicy } from './osv/index.ts';
 import { parseOpenVEX, type OpenVEXDocument } from './vex/index.ts';
 import type { ExtraCheckInput } from './verify.ts';
 
-const MAX_SBOM_BYTES = 512 * 1024 * 1024;
 
 export function supplyChainChecks(input: ExtraCheckInput): Check[] {
   const policy = input.policy?.policy;
@@ -20,7 +20,7 @@ export function supplyChainChecks(input: ExtraCheckInput): Check[] {
   const sboms: SBOMInput[] = [];
   for (const s of input.sboms) {
     try {
-      sboms.push({ document: parseJSON(s.bytes, s.uri, { maxBytes: MAX_SBOM_BYTES, maxDepth: DEFAULT_SBOM_MAX_DEPTH }), source: s.uri });
+      sboms.push({ document: parseJSON(s.bytes, s.uri, { maxBytes: MAX_SBOM_BYTES, maxDepth: DEFAULT_SBOM_MAX_DEPTH, maxValues: MAX_SBOM_VALUES }), source: s.uri });
     } catch (e) {
       if (!(e instanceof AttestError)) throw e;
       checks.push(failed('sbom.schema', `${s.uri}: ${e.message}`, { code: e.code }));
@@ -54,7 +54,7 @@ export function supplyChainChecks(input: ExtraCheckInput): Check[] {
   const vex: OpenVEXDocument[] = [];
   for (const v of input.vex) {
     try {
-      vex.push(parseOpenVEX(parseJSON(v.bytes, v.uri), v.uri));
+      vex.push(parseOpenVEX(parseJSON(v.bytes, v.uri, { maxBytes: MAX_VEX_BYTES }), v.uri));
     } catch (e) {
       if (!(e instanceof AttestError)) throw e;
       checks.push(failed('vex.parse', `${v.uri}: ${e.message}`, { code: e.code }));

@@ -51,3 +51,4 @@ export {
   encodeSerializedPCRs, parseSerializedPCRs, parseAttestFile, parseSignatureFile, encodeSignatureFile, parsePublicFile,
   encodePublicFile,
 } from './tpm2tools.ts';
+export { InputFileError, openRegularFile, openRegularFileSync, readBoundedFile, readBoundedFileSync, formatCap, type InputFileOptions, type InputFileProblem } from './files.ts';

@@ -18,4 +18,5 @@ export { decideTime, systemNowMs, CLOCK_TOLERANCE_MS, type TimeDecision, type Ti
 export { downloadTarget, matchesTarget, checkTargetPath, targetUrl, type TargetInfo, type DownloadResult } from './download.ts';
 export { statePaths, type StatePaths } from './state.ts';
 export { writeFileAtomic } from './atomic.ts';
+export { MAX_ROOT_BYTES } from './updater.ts';
 export { deviceTPM } from './tpm.ts';
