@@ -206,7 +206,7 @@ export function verifyBundle(bundle: Bundle, ctx: SigstoreContext): BundleVerifi
       return fail(
         base,
         'SIGSTORE_IDENTITY_MISMATCH',
-        `expected a certificate for ${ctx.identities.map(describeIdentity).join(' or ')}; found SAN ${JSON.stringify(san ?? null)} issued by ${JSON.stringify(issuer ?? null)}`,
+        `expected a certificate for ${describeIdentities(ctx.identities)}; found SAN ${JSON.stringify(san ?? null)} issued by ${JSON.stringify(issuer ?? null)}`,
       );
     }
     signer = { ...(san !== undefined ? { subjectAlternativeName: san } : {}), ...(issuer !== undefined ? { issuer } : {}), identityIndices: matching };
@@ -270,10 +270,21 @@ function withDigestSignature(entity: SignedEntity, alg: DigestAlgorithm, digest:
   };
 }
 
+// Each identity's pattern compiled once, not once per bundle (a policy may list thousands).
+const compiled = new WeakMap<IdentityPolicy, RegExp>();
+
 export function identityMatches(p: IdentityPolicy, san: string | undefined, issuer: string | undefined): boolean {
   if (san === undefined || issuer === undefined || issuer !== p.issuer) return false;
   if (p.subject !== undefined) return san === p.subject;
-  return anchoredPattern(p.subjectPattern!).test(san);
+  let re = compiled.get(p);
+  if (!re) compiled.set(p, (re = anchoredPattern(p.subjectPattern!)));
+  return re.test(san);
+}
+
+/** A few of the identities, for a message (a policy may list thousands: a 4 MiB one made 4 MB per message). */
+function describeIdentities(ids: readonly IdentityPolicy[]): string {
+  const shown = ids.slice(0, 3).map(describeIdentity).join(' or ');
+  return ids.length > 3 ? `${shown} or ${ids.length - 3} more trusted identities` : shown;
 }
 
 export function describeIdentity(p: IdentityPolicy): string {

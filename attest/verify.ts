@@ -263,6 +263,9 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
     }
   }
   checks.push(signatureThresholdCheck(sigPolicy, signers, bundleKeys));
+  // The parsed evidence is not needed past here (verified statements are kept): let it go before
+  // the SBOMs and the OSV database are parsed, so their peaks do not add up with it.
+  items.length = 0;
 
   // Provenance: only from verified statements about this artifact.
   const provenance = statements.filter((s) => isProvenance(s.statement));
