@@ -2,7 +2,7 @@
 // with TUF_BUNDLE_INVALID (never a crash, never a path outside the archive).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -205,5 +205,17 @@ test('a FIFO or a device named as the bundle (update --bundle) is refused, never
   const tuf = join(import.meta.dirname, '..', '..', 'tuf', 'index.ts');
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { TarReader } from ${JSON.stringify(tuf)}; try { TarReader.open(${JSON.stringify(fifo)}); } catch (e) { console.log(e.code); }`], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.signal, null, 'opening the FIFO blocked (killed by the guard)');
+  assert.equal(r.stdout.trim(), 'INPUT_NOT_REGULAR', r.stderr);
+});
+
+test('bundle create refuses repository metadata that is a FIFO instead of blocking on it', () => {
+  const repo = join(dir, 'fifo-repo');
+  mkdirSync(join(repo, 'metadata'), { recursive: true });
+  writeFileSync(join(repo, 'metadata', 'timestamp.json'), '{}');
+  execFileSync('mkfifo', [join(repo, 'metadata', 'root.json')]);
+  const tuf = join(import.meta.dirname, '..', '..', 'tuf', 'index.ts');
+  const code = `import { createBundle } from ${JSON.stringify(tuf)}; try { await createBundle(${JSON.stringify(repo)}, ['**'], ${JSON.stringify(join(dir, 'fifo.tar'))}); } catch (e) { console.log(e.code); }`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.signal, null, 'reading the FIFO blocked (killed by the guard)');
   assert.equal(r.stdout.trim(), 'INPUT_NOT_REGULAR', r.stderr);
 });
