@@ -2,7 +2,7 @@
 // cap (the error names it), and every JSON document above its value cap, so that any input within
 // the caps is answered in seconds and under 1 GB. Peak RSS of `dist/tollgate verify` measured at
 // the caps (real-shaped and hostile-shaped inputs; /usr/bin/time) is noted at each cap; all of
-// evidence, SBOM and OSV database at their caps in one run peaked at 930 MB. The gate
+// evidence, SBOM and OSV database at their caps in one run peaked at 790-810 MB. The gate
 // (agent/gate.ts CAPS) refuses TUF targets above the same byte caps before downloading them.
 // Memory follows the number of JSON values more than bytes (a value parses into ~100-200 bytes:
 // 16 MiB of `{},` is 5.6 million objects and 680 MB), hence the value caps.
@@ -22,20 +22,20 @@ export const MAX_EVIDENCE_VALUES = 2_000_000;
 /** One SBOM (CycloneDX or SPDX JSON). */
 export const MAX_SBOM_BYTES = 64 * MiB;
 /**
- * JSON values in one SBOM; a syft-like CycloneDX holds one per 23 bytes, so about 55 MiB of it fits.
- * Peaks at the cap: 482 MB (a real-shaped 54 MiB CycloneDX, 112,000 components), 590 MB (833,000
- * minimal components), 372 MB (SPDX, 375,000 packages). A 128 MiB SBOM took 913 MB, 200 MB 1.9 GB.
+ * JSON values in one SBOM; a syft-like CycloneDX holds one per 23 bytes, so about 43 MiB of it fits.
+ * Peaks at the cap: 446 MB (a real-shaped 43 MiB CycloneDX, 90,000 components), 579 MB (666,000
+ * minimal components). Before the caps a 128 MiB SBOM took 913 MB, a 200 MB one 1.9 GB.
  */
-export const MAX_SBOM_VALUES = 2_500_000;
+export const MAX_SBOM_VALUES = 2_000_000;
 
 /** The OSV database (JSON array or JSON Lines of OSV records). */
 export const MAX_OSV_BYTES = 64 * MiB;
 /**
- * JSON values in the OSV database; real records hold one per 19 bytes, so about 54 MiB of them
- * fit. Peaks at the cap with an SBOM: 534 MB (374,000 minimal records), 733 MB (a real-shaped 54 MiB
- * database with a 54 MiB SBOM); hostile SBOM and database both at their value caps: 834 MB.
+ * JSON values in the OSV database; real records hold one per 19 bytes, so about 45 MiB of them
+ * fit. Peaks at the cap: 493 MB (311,000 minimal records, 16 MiB SBOM), 657 MB (a real-shaped
+ * 45 MiB database with a real-shaped 43 MiB SBOM, and also both hostile-shaped at their caps).
  */
-export const MAX_OSV_VALUES = 3_000_000;
+export const MAX_OSV_VALUES = 2_500_000;
 
 /** The verification policy: 112 MB at the cap; 269 MB with 27,000 identities and 100 bundles. */
 export const MAX_POLICY_BYTES = 4 * MiB;
