@@ -59,10 +59,14 @@ export async function runCli(argv: string[], io: CliIO, registry: CommandEntry[]
   }
 }
 
+/**
+ * Whether output is JSON, decided before parsing so that even a parse error is a JSON document.
+ * Any spelling of the option counts (`--json=1` is then refused, as JSON, by parseOptions).
+ */
 function wantsJson(argv: string[]): boolean {
   for (const a of argv) {
     if (a === '--') return false;
-    if (a === '--json') return true;
+    if (a === '--json' || a.startsWith('--json=')) return true;
   }
   return false;
 }
@@ -238,6 +242,10 @@ export function parseOptions(args: string[], options: Record<string, OptionSpec>
       if (opt.multiple) {
         const prev = values[t.name];
         values[t.name] = Array.isArray(prev) ? [...prev, t.value] : [t.value];
+      } else if (values[t.name] !== undefined) {
+        // Last-wins would silently drop a value the user typed (`--out a --out b`).
+        throw new CliUsageError('CLI_OPTION_REPEATED',
+          `option ${flag} was given more than once (${JSON.stringify(values[t.name])}, then ${JSON.stringify(t.value)}); give it once.`, { option: flag });
       } else {
         values[t.name] = t.value;
       }

@@ -55,3 +55,4 @@ export {
   encodePublicFile,
 } from './tpm2tools.ts';
 export * as eventlog from './eventlog/index.ts';
+export { InputFileError, openRegularFile, openRegularFileSync, readBoundedFile, readBoundedFileSync, formatCap, type InputFileOptions, type InputFileProblem } from './files.ts';

@@ -4,6 +4,7 @@
 // floor encoding, the tuf-js adapter) import those modules by path.
 export { TufError } from './errors.ts';
 export { initDevice, updateDevice, openTargetSession, type TargetSession, type FoundTarget, type DeviceTPM, type DeviceOptions, type InitResult, type UpdateResult } from './client.ts';
+export { MAX_ROOT_BYTES } from './tufjs.ts';
 export { deviceTPM } from './tpm.ts';
 export { conformanceInit, conformanceRefresh, conformanceDownload } from './conformance.ts';
 export { createBundle } from './bundle.ts';

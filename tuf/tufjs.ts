@@ -79,6 +79,9 @@ export interface HookedUpdater {
   lastTargetsRole(): string | undefined;
 }
 
+/** The largest root.json accepted: tuf-js's rootMaxLength, so a pinned root can always be updated from. */
+export const MAX_ROOT_BYTES = 512_000;
+
 export function createUpdater(opts: {
   metadataBaseUrl: string;
   targetBaseUrl?: string;

@@ -1,15 +1,14 @@
 // `tollgate tpm info | provision | quote | verify-quote`. (--tpm and --json are global options of
 // the dispatcher.) All TPM and format logic lives in hardware/; this module parses flags, opens
 // the TPM, writes files durably and formats results.
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CommandContext, CommandSpec } from '../command.ts';
-import { optList, optString, requireOption } from '../options.ts';
+import { optList, optString, outputDir, requireOption } from '../options.ts';
 import {
   TollgateError, TPM_ALG, TPM_HT, TPM_PT, hex32, selectedPCRs,
   parsePCRList, formatPCRList, bankName, encodeSerializedPCRs, parseSerializedPCRs, parsePublicFile, TPM2ToolsError,
   parseNonce, quote, verifyQuote, provision, inspectHandles, requireAK, PERSISTENT_HANDLES,
-  readEKCertificates, parseCABundle, verifyEKCertChain, ekCertMatches, KEY_ROLE_NAMES, publicPem, SRK_HANDLE,
+  readEKCertificates, parseCABundle, verifyEKCertChain, ekCertMatches, KEY_ROLE_NAMES, publicPem, SRK_HANDLE, readBoundedFile,
   type TPM, type TPMSQuoteInfo, type EKCertificate,
 } from '../../hardware/index.ts';
 import { writeFileAtomic } from '../../tuf/index.ts';
@@ -34,16 +33,25 @@ async function withTPM<T>(ctx: CommandContext, fn: (tpm: TPM) => Promise<T>): Pr
   }
 }
 
+// Caps far above any real file of each kind (a TPMS_ATTEST, TPMT_SIGNATURE or serialized PCR file
+// is at most a few KiB; a PEM CA bundle of a whole trust store is under 1 MiB).
+const MAX_TPM_FILE_BYTES = 64 * 1024;
+const MAX_CA_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A file named by --OPTION: a regular file under its cap, never a FIFO or device (exit 2). The
+ * quote's own files over the cap are a failed verification (exit 1), like any malformed quote.
+ */
 async function readInput(ctx: CommandContext, option: string, path: string): Promise<Buffer> {
-  try {
-    return await readFile(resolve(ctx.cwd, path));
-  } catch (e) {
-    throw new TpmCommandError('CLI_FILE_UNREADABLE', `Cannot read --${option} ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path.`);
-  }
+  const evidence = option === 'msg' || option === 'sig' || option === 'pcrs';
+  return readBoundedFile(resolve(ctx.cwd, path), option === 'ca' ? MAX_CA_FILE_BYTES : MAX_TPM_FILE_BYTES, {
+    what: `--${option}`,
+    tooLargeClass: evidence ? 'denied' : 'usage',
+    codes: { 'not-found': 'CLI_FILE_UNREADABLE', unreadable: 'CLI_FILE_UNREADABLE' },
+  });
 }
 
-async function writeFiles(ctx: CommandContext, dirOpt: string, files: Record<string, Uint8Array | string>): Promise<Record<string, string>> {
-  const dir = resolve(ctx.cwd, dirOpt);
+async function writeFiles(dir: string, files: Record<string, Uint8Array | string>): Promise<Record<string, string>> {
   try {
     // writeFileAtomic creates the directory and makes each file durable (temp, fsync, rename, fsync dir).
     const out: Record<string, string> = {};
@@ -163,7 +171,8 @@ const provisionCmd: CommandSpec = {
   },
   async run(ctx) {
     const eks = parseEKs(optString(ctx, 'ek'));
-    const out = optString(ctx, 'out');
+    const outOpt = optString(ctx, 'out');
+    const out = outOpt === undefined ? undefined : outputDir(ctx, 'out', outOpt);
     const pin = pinToKeep(stateRoot(ctx));
     const { r, certs } = await withTPM(ctx, async (tpm) => {
       // A pinned SRK is never silently re-pinned: keys would be created under a substituted one.
@@ -181,7 +190,7 @@ const provisionCmd: CommandSpec = {
     } catch (e) {
       throw new TollgateError('CLI_WRITE_FAILED', `The keys are provisioned, but the SRK Name could not be recorded in ${stateRoot(ctx)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable state directory with --state and run provisioning again (it changes nothing on the TPM).`, 'environment', { cause: e });
     }
-    const files = out ? await writeFiles(ctx, out, {
+    const files = out ? await writeFiles(out, {
       'ak.pub.pem': r.ak.pem, 'device.pub.pem': r.deviceKey.pem, 'certify.msg': r.certification.attestBytes, 'certify.sig': r.certification.signatureBytes,
     }) : undefined;
     const key = (k: typeof r.keys[number]) => ({ role: k.role, description: KEY_ROLE_NAMES[k.role], handle: hex32(k.handle), created: k.created, name: hex(k.name), qualifiedName: hex(k.qualifiedName) });
@@ -208,7 +217,7 @@ const provisionCmd: CommandSpec = {
       'Device key certified by the AK (TPM2_Certify), certification verified.',
       `SRK Name recorded in ${pinFile}: salted sessions refuse any other key at ${hex32(srk.handle)}.`,
       'AK public key:', r.ak.pem.trimEnd(),
-      ...(files ? [`Wrote ${Object.keys(files).join(', ')} to ${resolve(ctx.cwd, out!)}`] : []),
+      ...(files ? [`Wrote ${Object.keys(files).join(', ')} to ${out}`] : []),
     ];
     ctx.result(data, lines.join('\n'));
   },
@@ -229,12 +238,12 @@ const quoteCmd: CommandSpec = {
   async run(ctx) {
     const nonce = parseNonce(requireOption(ctx, 'nonce', '$(openssl rand -hex 32)'));
     const selection = parsePCRList(requireOption(ctx, 'pcrs', 'sha256:0,1,2,3,4,5,6,7'));
-    const out = requireOption(ctx, 'out', 'DIR');
+    const out = outputDir(ctx, 'out', requireOption(ctx, 'out', 'DIR'));
     const { q, ak } = await withTPM(ctx, async (tpm) => {
       const ak = await requireAK(tpm);
       return { ak, q: await quote(tpm, { akHandle: ak.handle, nonce, selection }) };
     });
-    const files = await writeFiles(ctx, out, {
+    const files = await writeFiles(out, {
       'quote.msg': q.attestBytes, 'quote.sig': q.signatureBytes, 'quote.pcrs': encodeSerializedPCRs(q.selection, q.pcrs), 'ak.pub.pem': publicPem(ak.public),
     });
     const data = {
@@ -243,7 +252,7 @@ const quoteCmd: CommandSpec = {
     };
     const text = [
       `Quoted ${data.pcrs} with the AK (${hex32(ak.handle)}) over nonce ${data.nonce}.`,
-      `Wrote ${Object.keys(files).join(', ')} to ${resolve(ctx.cwd, out)}.`,
+      `Wrote ${Object.keys(files).join(', ')} to ${out}.`,
       `Check with: tpm2_checkquote -u ${files['ak.pub.pem']} -m ${files['quote.msg']} -s ${files['quote.sig']} -f ${files['quote.pcrs']} -g sha256 -q ${data.nonce}`,
     ];
     ctx.result(data, text.join('\n'));
