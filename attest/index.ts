@@ -44,6 +44,7 @@ export { buildVSA, signVSA, VSA_PREDICATE_TYPE, DEFAULT_VERIFIER_ID } from './vs
 export { parseEvidence, readEvidence, type EvidenceSource, type EvidenceItem } from './evidence.ts';
 export { verifyArtifact, registerExtraCheck, type VerifyOptions, type VerifyResult, type Expectations, type ArtifactInput, type ExtraCheck, type ExtraCheckInput, type VerifiedStatement } from './verify.ts';
 export { supplyChainChecks } from './supply-chain.ts';
+export { builtinEKRootStore, loadEKRootStore, readCADirectory, readCAFileAnchors } from './ekroots/index.ts';
 // The SBOM, licence, OSV, VEX and version-ordering modules, as namespaces (their names overlap).
 export * as sbom from './sbom/index.ts';
 export * as license from './license/index.ts';

@@ -1,7 +1,9 @@
 // EK certificates: where the TCG EK Credential Profile (v2.5 §2.2.1.5) puts them in NV, reading
-// them (chunked NV_Read, done by TPM.nvRead), parsing them with Node's X509Certificate, matching
-// a certificate's key to an EK public area, and checking the chain to a CA bundle (the TPM
-// vendor's CAs; swtpm-localca's issuer and root in tests).
+// them and the EK chain's intermediate CAs (chunked NV_Read, done by TPM.nvRead), parsing them with
+// the tolerant reader in x509/ (Node's X509Certificate, i.e. OpenSSL, refuses some real EK
+// certificates; its view is added when it accepts one), matching a certificate's key to an EK
+// public area, and checking the chain to a CA bundle (the TPM vendor's CAs; swtpm-localca's
+// issuer and root in tests) with x509/'s verifyEKChain.
 import { X509Certificate } from 'node:crypto';
 import { TollgateError, type ErrorClass } from './errors.ts';
 import { hex32 } from './constants.ts';
@@ -10,6 +12,10 @@ import { fromKeyObject, TpmCryptoError, type PublicKeyBytes } from './crypto/ind
 import { publicKeyOf } from './keys.ts';
 import type { TPMTPublic } from './types.ts';
 import type { TPM } from './tpm.ts';
+import {
+  EKChainError, EKRootStore, X509Error, anchorsFromPEM, parseCertificate, parseCertificates, tpmVendor, verifyEKChain,
+  type TPMIdentity, type TPMVendor, type X509Cert,
+} from './x509/index.ts';
 
 export type EKCertErrorCode = 'EK_CERT_MALFORMED' | 'EK_CERT_CHAIN_INVALID' | 'EK_CERT_CA_BUNDLE_INVALID';
 
@@ -48,84 +54,142 @@ export const EK_CERT_SLOTS: readonly EKCertSlot[] = [
   { index: 0x01c0001e, keyType: 'rsa-4096', range: 'high' },
 ];
 
+/** The NV range of EK certificate chains: each index holds one or more concatenated DER CA certificates, the EK certificate's issuer first (TCG EK Credential Profile 2.x §2.2.1.5.2; Intel PTT keeps its on-die CA chain there). */
+export const EK_CHAIN_NV_FIRST = 0x01c00100;
+export const EK_CHAIN_NV_LAST = 0x01c001ff;
+
 export interface EKCertificate extends EKCertSlot {
   /** The certificate's DER (NV padding removed). */
   der: Buffer;
-  cert: X509Certificate;
+  /** The certificate as the tolerant reader sees it: every field, the raw tbsCertificate, quirks. */
+  x509: X509Cert;
+  /** Node's view, present only when OpenSSL accepts the encoding. */
+  cert?: X509Certificate;
+  /** One line, e.g. "C=DE, O=Infineon Technologies AG, CN=..." ('' for the usual empty EK subject). */
   subject: string;
   issuer: string;
+  /** Upper-case hex of the serial without leading zero octets (as Node prints it). */
   serialNumber: string;
+  /** Validity in Node's format ("Jul 11 00:00:00 2028 GMT"). */
   validFrom: string;
   validTo: string;
+  /** SHA-256 of the DER, colon-separated upper-case hex (as Node prints it). */
   fingerprint256: string;
-  /** The certified key, when Node can read its SPKI (some vendors use RSAES-OAEP key OIDs). */
+  /** The certified key, when it is RSA or ECC P-256/P-384 (RSAES-OAEP-labelled RSA keys included). */
   publicKey?: PublicKeyBytes;
+  /** The TPM vendor named by the SAN tpmManufacturer attribute. */
+  vendor?: TPMVendor;
+  /** tpmManufacturer / tpmModel / tpmVersion from the SAN. */
+  tpm?: TPMIdentity;
 }
 
-/** Largest EK certificate we read; NV indexes are at most a few KiB. */
-const MAX_CERT = 16 * 1024;
+/** An intermediate CA certificate from an EK chain NV index. */
+export interface EKChainCertificate {
+  index: number;
+  der: Buffer;
+  x509: X509Cert;
+}
 
-/** Length of the DER SEQUENCE at the start of `b` (the certificate), or undefined if it is not one. */
-function derLength(b: Uint8Array): number | undefined {
-  if (b.length < 2 || b[0] !== 0x30) return undefined;
-  const l = b[1]!;
-  if (l < 0x80) return 2 + l;
-  const n = l & 0x7f;
-  if (n === 0 || n > 3 || b.length < 2 + n) return undefined;
-  let len = 0;
-  for (let i = 0; i < n; i++) len = len * 256 + b[2 + i]!;
-  return 2 + n + len;
+/** Largest EK certificate NV index we read; NV indexes are at most a few KiB. */
+const MAX_CERT = 16 * 1024;
+/** Largest EK chain NV index we read (a few CA certificates). */
+const MAX_CHAIN_INDEX = 64 * 1024;
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** Node's X509Certificate.validFrom format: "Jul 11 00:00:00 2028 GMT". */
+function nodeTime(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} ${d.getUTCFullYear()} GMT`;
+}
+
+function nodeSerial(serial: Buffer): string {
+  let i = 0;
+  while (i < serial.length - 1 && serial[i] === 0) i++;
+  return serial.subarray(i).toString('hex').toUpperCase();
 }
 
 /** Parses the contents of an EK certificate NV index (DER, possibly followed by padding). */
 export function parseEKCertificate(slot: EKCertSlot, bytes: Uint8Array): EKCertificate {
   const where = `EK certificate at NV ${hex32(slot.index)}`;
   if (bytes.length > MAX_CERT) throw new EKCertError('EK_CERT_MALFORMED', `The ${where} is ${bytes.length} bytes, larger than any certificate.`);
-  const len = derLength(bytes);
-  if (len === undefined || len > bytes.length) throw new EKCertError('EK_CERT_MALFORMED', `The ${where} is not a DER certificate (or is truncated).`);
-  const der = Buffer.from(bytes.subarray(0, len));
-  let cert: X509Certificate;
+  let x509: X509Cert;
   try {
-    cert = new X509Certificate(der);
+    // Bytes after the certificate are outside its signature: NV padding, or leftovers of an older,
+    // longer certificate in an index that was not cleared. Recorded as a quirk, not refused.
+    x509 = parseCertificate(bytes, { trailing: 'any' });
   } catch (e) {
-    throw new EKCertError('EK_CERT_MALFORMED', `The ${where} does not parse as X.509: ${(e as Error).message}.`, { cause: e });
+    if (e instanceof X509Error) throw new EKCertError('EK_CERT_MALFORMED', `The ${where} does not parse as X.509: ${e.message}`, { cause: e, details: { reason: e.code } });
+    throw e;
   }
+  let cert: X509Certificate | undefined;
+  try {
+    cert = new X509Certificate(x509.der);
+  } catch { /* an encoding OpenSSL refuses: the tolerant reader's view stands alone */ }
   let publicKey: PublicKeyBytes | undefined;
   try {
-    publicKey = fromKeyObject(cert.publicKey);
-  } catch { /* an SPKI Node cannot read: reported without a key */ }
+    if (x509.publicKey.keyObject) publicKey = fromKeyObject(x509.publicKey.keyObject);
+  } catch (e) {
+    if (!(e instanceof TpmCryptoError)) throw e; // a key TPM crypto does not model (P-521): reported without a key
+  }
+  const vendor = x509.tpm?.manufacturer ? tpmVendor(x509.tpm.manufacturer) : undefined;
   return {
-    ...slot, der, cert, subject: cert.subject, issuer: cert.issuer, serialNumber: cert.serialNumber,
-    validFrom: cert.validFrom, validTo: cert.validTo, fingerprint256: cert.fingerprint256,
-    ...(publicKey ? { publicKey } : {}),
+    ...slot, der: x509.der, x509, ...(cert ? { cert } : {}), subject: x509.subject.text, issuer: x509.issuer.text,
+    serialNumber: nodeSerial(x509.serial), validFrom: nodeTime(x509.notBefore), validTo: nodeTime(x509.notAfter),
+    fingerprint256: (x509.fingerprint256.toUpperCase().match(/../g) ?? []).join(':'),
+    ...(publicKey ? { publicKey } : {}), ...(vendor ? { vendor } : {}), ...(x509.tpm ? { tpm: x509.tpm } : {}),
   };
+}
+
+/** Parses the contents of an EK chain NV index: one or more concatenated DER certificates, then padding. */
+export function parseEKChainIndex(index: number, bytes: Uint8Array): EKChainCertificate[] {
+  const where = `EK certificate chain at NV ${hex32(index)}`;
+  if (bytes.length > MAX_CHAIN_INDEX) throw new EKCertError('EK_CERT_MALFORMED', `The ${where} is ${bytes.length} bytes, larger than a CA chain.`);
+  try {
+    return parseCertificates(bytes).map((x509) => ({ index, der: x509.der, x509 }));
+  } catch (e) {
+    if (e instanceof X509Error) throw new EKCertError('EK_CERT_MALFORMED', `The ${where} does not hold DER certificates: ${e.message}`, { cause: e, details: { reason: e.code } });
+    throw e;
+  }
 }
 
 export interface EKCertReadResult {
   certificates: EKCertificate[];
+  /** Intermediate CA certificates from the EK chain NV indexes (0x01c00100–0x01c001ff), in index order. */
+  intermediates: EKChainCertificate[];
   /** Indexes that exist but could not be read or parsed, with why. */
   problems: Array<{ index: number; code: string; message: string }>;
 }
 
-/** Reads every EK certificate the TPM has in the standard NV indexes. */
+/** Reads and parses an index; "unreadable" and "unparsable" become a problem, "gone" nothing. */
+async function readIndex<T>(tpm: TPM, index: number, parse: (b: Buffer) => T, out: EKCertReadResult): Promise<T | undefined> {
+  try {
+    return parse(await tpm.nvRead(index));
+  } catch (e) {
+    if (isRC(e, 0x08b)) return undefined; // TPM_RC_HANDLE: gone between listing and reading
+    // A certificate that does not parse, or an index this TPM will not let us read, is reported;
+    // a broken link to the TPM is not "no certificate" and propagates.
+    if (e instanceof EKCertError || e instanceof TPMError) {
+      out.problems.push({ index, code: e.code, message: e.message });
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+/** Reads every EK certificate the TPM has in the standard NV indexes, and the EK chain indexes. */
 export async function readEKCertificates(tpm: TPM): Promise<EKCertReadResult> {
-  const present = new Set(await tpm.handles(0x01));
-  const out: EKCertReadResult = { certificates: [], problems: [] };
+  const handles = await tpm.handles(0x01);
+  const present = new Set(handles);
+  const out: EKCertReadResult = { certificates: [], intermediates: [], problems: [] };
   for (const slot of EK_CERT_SLOTS) {
     if (!present.has(slot.index)) continue;
-    try {
-      const bytes = await tpm.nvRead(slot.index);
-      out.certificates.push(parseEKCertificate(slot, bytes));
-    } catch (e) {
-      if (isRC(e, 0x08b)) continue; // TPM_RC_HANDLE: gone between listing and reading
-      // A certificate that does not parse, or an index this TPM will not let us read, is reported;
-      // a broken link to the TPM is not "no certificate" and propagates.
-      if (e instanceof EKCertError || e instanceof TPMError) {
-        out.problems.push({ index: slot.index, code: e.code, message: e.message });
-        continue;
-      }
-      throw e;
-    }
+    const c = await readIndex(tpm, slot.index, (b) => parseEKCertificate(slot, b), out);
+    if (c) out.certificates.push(c);
+  }
+  for (const index of handles.filter((h) => h >= EK_CHAIN_NV_FIRST && h <= EK_CHAIN_NV_LAST).sort((a, b) => a - b)) {
+    const certs = await readIndex(tpm, index, (b) => parseEKChainIndex(index, b), out);
+    if (certs) out.intermediates.push(...certs);
   }
   return out;
 }
@@ -160,48 +224,55 @@ export function ekCertMatches(cert: Pick<EKCertificate, 'publicKey'>, ek: TPMTPu
 // Chain checking
 
 /** Parses a PEM bundle (one or more CERTIFICATE blocks, e.g. several files concatenated). */
-export function parseCABundle(pem: string): X509Certificate[] {
+export function parseCABundle(pem: string): X509Cert[] {
   if (typeof pem !== 'string' || pem.length > 4 * 1024 * 1024) throw new EKCertError('EK_CERT_CA_BUNDLE_INVALID', 'The CA bundle is empty or too large.');
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new EKCertError('EK_CERT_CA_BUNDLE_INVALID', 'The CA bundle holds no PEM certificates ("-----BEGIN CERTIFICATE-----"); give the TPM vendor\'s CA certificates.');
-  return blocks.map((b, i) => {
-    try {
-      return new X509Certificate(b);
-    } catch (e) {
-      throw new EKCertError('EK_CERT_CA_BUNDLE_INVALID', `Certificate ${i + 1} of the CA bundle does not parse: ${(e as Error).message}.`, { cause: e });
-    }
-  });
+  try {
+    return anchorsFromPEM(pem, 'The CA bundle').map((a) => a.cert);
+  } catch (e) {
+    if (e instanceof EKChainError) throw new EKCertError('EK_CERT_CA_BUNDLE_INVALID', e.message.replace(/^The CA bundle#(\d+)/, 'Certificate $1 of the CA bundle'), { cause: e });
+    throw e;
+  }
 }
 
-function inValidity(c: X509Certificate, at: Date): boolean {
-  return new Date(c.validFrom) <= at && at <= new Date(c.validTo);
+/** A certificate as Node, the tolerant reader, or readEKCertificates gives it. */
+export type AnyCertificate = X509Certificate | X509Cert | EKCertificate;
+
+function toX509(c: AnyCertificate): X509Cert {
+  if (c instanceof X509Certificate) return parseCertificate(c.raw, { trailing: 'none' });
+  return 'x509' in c ? c.x509 : c;
 }
 
-function selfSigned(c: X509Certificate): boolean {
-  return c.checkIssued(c) && c.verify(c.publicKey);
+/** One certificate of a chain verifyEKCertChain returns. */
+export interface EKCertChainEntry {
+  subject: string;
+  issuer: string;
+  fingerprint256: string;
+  x509: X509Cert;
 }
 
 /**
  * Checks that `leaf` chains to a certificate of `bundle`: every link's signature verifies, every
- * issuer is a CA, every certificate is valid at `at`, and the chain ends at a self-signed root
- * or at the last bundle certificate that has no issuer in the bundle. Returns the chain, leaf first.
+ * issuer is a CA, every certificate is valid at `at` (strict RFC 5280 validity here; the
+ * verifier-side verifyEKChain defaults to the EK policy that does not enforce notAfter), and the
+ * path ends at a bundle certificate (continuing to a self-signed bundle root when there is one).
+ * Returns the chain, leaf first.
  */
-export function verifyEKCertChain(leaf: X509Certificate, bundle: readonly X509Certificate[], at: Date = new Date()): X509Certificate[] {
-  const fail = (why: string): EKCertError => new EKCertError('EK_CERT_CHAIN_INVALID', `The EK certificate does not chain to the CA bundle: ${why}.`, { details: { subject: leaf.subject, issuer: leaf.issuer } });
-  if (!inValidity(leaf, at)) throw fail(`it is not valid at ${at.toISOString()} (valid ${leaf.validFrom} to ${leaf.validTo})`);
-  const chain = [leaf];
-  let cur = leaf;
-  for (let depth = 0; depth < 8; depth++) {
-    const issuer = bundle.find((c) => c !== cur && cur.checkIssued(c) && cur.verify(c.publicKey));
-    if (!issuer) {
-      if (depth === 0) throw fail(`no certificate in the bundle issued it (its issuer is "${cur.issuer}") with a matching signature`);
-      return chain;
-    }
-    if (!issuer.ca) throw fail(`"${issuer.subject}" is not a CA certificate`);
-    if (!inValidity(issuer, at)) throw fail(`the CA certificate "${issuer.subject}" is not valid at ${at.toISOString()}`);
-    chain.push(issuer);
-    if (selfSigned(issuer)) return chain;
-    cur = issuer;
+export function verifyEKCertChain(leaf: AnyCertificate, bundle: readonly AnyCertificate[], at: Date = new Date()): EKCertChainEntry[] {
+  let l: X509Cert;
+  let store: EKRootStore;
+  try {
+    l = toX509(leaf);
+    store = new EKRootStore(bundle.map((c, i) => ({ cert: toX509(c), source: `bundle#${i + 1}` })));
+  } catch (e) {
+    if (e instanceof X509Error) throw new EKCertError('EK_CERT_MALFORMED', `A certificate does not parse: ${e.message}`, { cause: e });
+    throw e;
   }
-  throw fail('the chain is longer than 8 certificates');
+  try {
+    return verifyEKChain(l, [], store, { at, validity: 'strict' }).path.map((x509) => ({ subject: x509.subject.text, issuer: x509.issuer.text, fingerprint256: x509.fingerprint256, x509 }));
+  } catch (e) {
+    if (e instanceof EKChainError) {
+      throw new EKCertError('EK_CERT_CHAIN_INVALID', `The EK certificate does not chain to the CA bundle: ${e.message.replace(/^The EK certificate chain is not valid: /, '')}`, { cause: e, details: { subject: l.subject.text, issuer: l.issuer.text, reason: e.code } });
+    }
+    throw e;
+  }
 }

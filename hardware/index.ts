@@ -34,9 +34,11 @@ export {
   deviceKeyTemplate, templateFor, templateMismatch, publicKeyOf, publicPem, publicName, KEY_ROLE_NAMES, type KeyRole,
 } from './keys.ts';
 export {
-  EKCertError, EK_CERT_SLOTS, parseEKCertificate, readEKCertificates, ekCertMatches, parseCABundle, verifyEKCertChain,
-  type EKCertificate, type EKCertSlot, type EKKeyType, type EKCertReadResult,
+  EKCertError, EK_CERT_SLOTS, EK_CHAIN_NV_FIRST, EK_CHAIN_NV_LAST, parseEKCertificate, parseEKChainIndex, readEKCertificates,
+  ekCertMatches, parseCABundle, verifyEKCertChain,
+  type EKCertificate, type EKCertSlot, type EKKeyType, type EKCertReadResult, type EKChainCertificate, type AnyCertificate, type EKCertChainEntry,
 } from './ekcert.ts';
+export * from './x509/index.ts';
 export {
   PERSISTENT_HANDLES, AK_HANDLE, DEVICE_KEY_HANDLE, SRK_HANDLE, ProvisionError, inspectHandles, provision, requireAK,
   certifyDeviceKey, verifyCertification, activateAKCredential,

@@ -94,7 +94,7 @@ const info: CommandSpec = {
         ekCertificates: certs.certificates.map((c) => {
           let chain: string | undefined;
           if (bundle) {
-            try { verifyEKCertChain(c.cert, bundle); chain = 'valid'; } catch (e) { chain = (e as Error).message; }
+            try { verifyEKCertChain(c, bundle); chain = 'valid'; } catch (e) { chain = (e as Error).message; }
           }
           return certJSON(c, chain);
         }),

@@ -176,7 +176,7 @@ describe('EK certificates', () => {
     assert.deepEqual(certificates.map((c) => [hex32(c.index), c.keyType, c.range]), [['0x01c00002', 'rsa-2048', 'low'], ['0x01c00016', 'ecc-p384', 'high']]);
     for (const c of certificates) {
       assert.equal(c.issuer, 'CN=swtpm-localca');
-      const chain = verifyEKCertChain(c.cert, caBundle());
+      const chain = verifyEKCertChain(c, caBundle());
       assert.deepEqual(chain.map((x) => x.subject), [c.subject, 'CN=swtpm-localca', 'CN=swtpm-localca-rootca']);
     }
   });
@@ -200,7 +200,7 @@ describe('EK certificates', () => {
 
   it('do not chain to a wrong CA, an incomplete bundle, or outside their validity', async () => {
     const { certificates } = await readEKCertificates(tpm);
-    const leaf = certificates[0]!.cert;
+    const leaf = certificates[0]!;
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-ca-'));
     try {
       // A CA with the same name as the real issuer but another key.
