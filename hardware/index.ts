@@ -53,3 +53,4 @@ export {
   encodeSerializedPCRs, parseSerializedPCRs, parseAttestFile, parseSignatureFile, encodeSignatureFile, parsePublicFile,
   encodePublicFile,
 } from './tpm2tools.ts';
+export * as eventlog from './eventlog/index.ts';
