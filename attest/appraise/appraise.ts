@@ -138,8 +138,8 @@ function chainOfTrust(R: Reasons, d: DecodedEvidence, dev: DeviceKeys): boolean 
     : R.add('ueid', 'contraindicated', 'The evidence names another device than the enrolled one.', { category: 'instance-identity', value: V.unrecognizedInstance, expected: hex(dev.ueid), actual: hex(d.claims.ueid) })) && ok;
 
   const kc = d.parsed.keyCertification;
-  const claimedAK = hex(publicName(kc.akPublic));
-  const claimedDev = hex(publicName(kc.deviceKeyPublic));
+  const claimedAK = nameOf(kc.akPublic);
+  const claimedDev = nameOf(kc.deviceKeyPublic);
   if (claimedAK !== hex(dev.akName)) {
     ok = R.add('keyCertification', 'contraindicated', 'The evidence names another AK than the enrolled one.', { category: 'instance-identity', value: V.unrecognizedInstance, expected: `AK Name ${hex(dev.akName)}`, actual: `AK Name ${claimedAK}` }) && ok;
   } else if (claimedDev !== hex(dev.deviceKeyName)) {
@@ -173,6 +173,15 @@ function chainOfTrust(R: Reasons, d: DecodedEvidence, dev: DeviceKeys): boolean 
 
   ok = pcrClaims(R, d) && ok;
   return ok;
+}
+
+/** A public area's Name as hex, or why it has none (a nameAlg no TPM uses). */
+function nameOf(pub: Parameters<typeof publicName>[0]): string {
+  try {
+    return hex(publicName(pub));
+  } catch (e) {
+    return `(no Name: ${errMessage(e)})`;
+  }
 }
 
 /** The claimed PCR values are the quoted ones: same selection, digest equal to the quote's pcrDigest. */
