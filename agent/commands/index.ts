@@ -16,6 +16,8 @@ const tpm = () => import('./tpm.ts');
 const tuf = () => import('./tuf.ts');
 const verify = () => import('./verify.ts');
 const conformanceSigstore = () => import('./conformance-sigstore.ts');
+const attest = () => import('./attest.ts');
+const appraise = () => import('./appraise.ts');
 
 export const commands: CommandEntry[] = [
   { path: ['tpm', 'info'], summary: "Show the TPM: manufacturer, firmware, PCR banks, EK certificates and tollgate's persistent keys.", load: tpm },
@@ -26,6 +28,8 @@ export const commands: CommandEntry[] = [
   { path: ['update'], summary: 'Refresh TUF metadata and raise the TPM rollback floor', load: tuf },
   { path: ['fetch'], summary: 'Download one TUF target, verify it against its evidence and the policy, and install it only if allowed', load: tuf },
   { path: ['bundle', 'create'], summary: "Pack a repository's metadata and selected targets into an offline bundle", load: tuf },
+  { path: ['attest'], summary: 'Make evidence for a verifier: EAT (CWT in COSE_Sign1) with a quote bound to PCRs, event logs and installed software, signed by the device key.', load: attest },
+  { path: ['appraise'], summary: 'Appraise device evidence against its enrolment record and reference values (no TPM); prints an EAR, exit 0 affirming, 1 contraindicated.', load: appraise },
   { path: ['verify'], summary: 'Verify an artifact against signatures, provenance, SBOMs and a policy; exit 0 allow, 1 deny.', load: verify },
   { path: ['conformance', 'tuf'], summary: 'TUF conformance-suite client (init | refresh | download); no TPM', load: tuf },
   { path: ['conformance', 'sigstore'], summary: 'sigstore-conformance client protocol (verify-bundle); exit 0 only for a valid bundle.', load: conformanceSigstore },

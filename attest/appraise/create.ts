@@ -230,11 +230,12 @@ export async function createEvidence(tpm: TPM, opts: CreateEvidenceOptions): Pro
   const imaOffset = opts.imaOffset ?? 0;
   if (!Number.isSafeInteger(imaOffset) || imaOffset < 0) throw new AppraiseError('EVIDENCE_INPUT_INVALID', `The IMA offset must be an entry index ≥ 0, not ${String(opts.imaOffset)}.`);
   const kernelTPM = tpm.uri.startsWith('device:');
-  const identity = opts.identity ?? await evidenceIdentity(tpm);
+  // The logs first: a bad one fails before the TPM does any work.
   const boot = readLog(opts.eventLog, KERNEL_BOOT_LOG, kernelTPM, 'measured-boot log');
   let ima = readLog(opts.imaLog, KERNEL_IMA_LOG, kernelTPM, 'IMA log');
   let logs = prepareLogs(boot, ima, imaOffset);
   const selection = selectionFor(opts.pcrs, logs.pcrs);
+  const identity = opts.identity ?? await evidenceIdentity(tpm);
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const { values } = await tpm.pcrRead(selection);
     const claims = buildClaims({
