@@ -79,7 +79,12 @@ export interface AppraisalFacts {
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
 const short = (h: string): string => (h.length > 24 ? `${h.slice(0, 16)}…` : h);
-const pcrLabel = (alg: number, pcr: number): string => `${bankName(alg)}:${pcr}`;
+const BANK_NAMES = new Map<number, string>();
+const pcrLabel = (alg: number, pcr: number): string => {
+  let b = BANK_NAMES.get(alg);
+  if (b === undefined) BANK_NAMES.set(alg, b = bankName(alg));
+  return `${b}:${pcr}`;
+};
 const listText = (xs: readonly string[], n = 8): string => xs.length <= n ? xs.join(', ') : `${xs.slice(0, n).join(', ')} and ${xs.length - n} more`;
 const IMA_DEFAULT_PCR = 10;
 
@@ -281,12 +286,13 @@ function appraiseLogs(R: Reasons, d: DecodedEvidence, qi: TPMSQuoteInfo, claimed
         base = eventlog.PCRState.deserialize(previous!.logs!.pcrState);
         for (const k of previous!.logs!.covered) if (quoted.has(k)) covered.add(k);
       } else {
-        const banks = [...new Set([...tcg.algorithms.map((a) => a.alg), ...quotedBanks])].filter((a) => a === TPM_ALG.SHA1 || a === TPM_ALG.SHA256 || a === TPM_ALG.SHA384 || a === TPM_ALG.SHA512);
-        base = eventlog.replayTCG(tcg, { banks });
+        // Only the quoted banks are compared, so only they are replayed (half the hashing of a
+        // SHA-1 + SHA-256 log when SHA-256 alone is quoted).
+        base = eventlog.replayTCG(tcg, { banks: quotedBanks });
         freshTCG = true;
         // The firmware and boot loader PCRs are the log's to explain, events or not.
         for (let p = 0; p <= 9; p++) cover(p);
-        for (const e of tcg.events) if (e.type !== eventlog.EV.NO_ACTION) cover(e.pcr);
+        for (const p of new Set(tcg.events.filter((e) => e.type !== eventlog.EV.NO_ACTION).map((e) => e.pcr))) cover(p);
       }
     } else if (sameBoot) {
       base = eventlog.PCRState.deserialize(previous!.logs!.pcrState);
@@ -307,7 +313,7 @@ function appraiseLogs(R: Reasons, d: DecodedEvidence, qi: TPMSQuoteInfo, claimed
       const entries = eventlog.parseIMABinary(imaChunk.data, { firstIndex: imaChunk.firstEvent }).entries;
       ima = eventlog.replayIMA(base, entries);
       state = ima.state;
-      for (const e of ima.appraised) cover(e.pcr);
+      for (const p of new Set(ima.appraised.map((e) => e.pcr))) cover(p);
       if (entries.length === 0 && base.imaEntries > 0) cover(IMA_DEFAULT_PCR);
     } catch (e) {
       R.add('eventLogs.ima', 'contraindicated', `The IMA log cannot be replayed: ${errMessage(e)}`, { category: 'executables', value: V.contraindicated });

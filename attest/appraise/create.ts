@@ -11,7 +11,7 @@ import {
 } from '../../hardware/index.ts';
 import { COSE_ALG, type CoseSigner } from '../cose/index.ts';
 import {
-  buildClaims, withQuote, encodeEvidence, expectedQuoteExtraData, ueidFromEKPublic,
+  buildClaims, encodeEvidence, expectedQuoteExtraData, ueidFromEKPublic,
   type EventLogChunk, type EvidenceClaims, type InstalledSoftware, type KeyCertification, type LedgerHead, type PcrBank,
 } from '../eat/index.ts';
 import { AppraiseError } from './errors.ts';
@@ -252,7 +252,8 @@ export async function createEvidence(tpm: TPM, opts: CreateEvidenceOptions): Pro
     const again = logs.imaPath !== undefined ? readLog(logs.imaPath, KERNEL_IMA_LOG, false, 'IMA log') : undefined;
     const imaMoved = again !== undefined && again.data.length !== logs.imaBytes;
     if (!pcrsMoved && !imaMoved) {
-      const full = withQuote(claims, { attest: q.attestBytes, signature: q.signatureBytes });
+      // encodeEvidence checks the quote binds the claims (withQuote) before it signs.
+      const full: EvidenceClaims = { ...claims, quote: { attest: q.attestBytes, signature: q.signatureBytes } };
       const bytes = await encodeEvidence(full, tpmCoseSigner(tpm, { kid: identity.deviceKeyName }));
       return { bytes, claims: full, identity, selection, logs: logs.report, retries: attempt };
     }

@@ -6,7 +6,7 @@ import {
   type CborKey, type CborMap, type CoseAlg, type CoseSigner, type CoseVerifyKey, type Sign1,
 } from '../cose/index.ts';
 import {
-  CLAIM, EAT_MEDIA_TYPE, claimsDigest, claimsFromCbor, claimsToCbor, quoteExtraData, withQuote,
+  CLAIM, EAT_MEDIA_TYPE, claimsDigest, claimsFromCbor, quoteExtraData, sealClaims,
   type EvidenceClaims, type ParsedTpmClaims, type TpmAttestation,
 } from './claims.ts';
 import { EatError } from './errors.ts';
@@ -19,8 +19,7 @@ const PAYLOAD_LIMITS = { maxDepth: 8, maxItems: 1_000_000 } as const;
 /** Signs the claims (which must carry a bound quote) as tollgate evidence. */
 export async function encodeEvidence(claims: EvidenceClaims, signer: CoseSigner): Promise<Uint8Array> {
   if (!claims.quote) throw new EatError('EAT_QUOTE_MISSING', 'The claims carry no quote yet: quote with qualifyingData = quoteExtraData(claims), then withQuote(claims, quote).');
-  const checked = withQuote(claims, claims.quote);
-  const payload = encodeCBOR(claimsToCbor(checked));
+  const { payload } = sealClaims(claims, claims.quote);
   return signSign1(payload, signer, { protectedHeader: new Map([[COSE_HEADER.typ, EAT_MEDIA_TYPE]]) });
 }
 
