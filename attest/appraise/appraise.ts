@@ -86,6 +86,18 @@ const pcrLabel = (alg: number, pcr: number): string => {
   return `${b}:${pcr}`;
 };
 const listText = (xs: readonly string[], n = 8): string => xs.length <= n ? xs.join(', ') : `${xs.slice(0, n).join(', ')} and ${xs.length - n} more`;
+
+/** "sha256:0", "sha256:1", "sha1:7" → "sha256:0,1 sha1:7" (as tpm2-tools writes selections). */
+function pcrSetText(labels: Iterable<string>): string {
+  const by = new Map<string, number[]>();
+  for (const l of labels) {
+    const [bank, n] = l.split(':') as [string, string];
+    let a = by.get(bank);
+    if (!a) by.set(bank, a = []);
+    a.push(Number(n));
+  }
+  return [...by].map(([b, ps]) => `${b}:${ps.sort((x, y) => x - y).join(',')}`).join(' ');
+}
 const IMA_DEFAULT_PCR = 10;
 
 class Reasons {
@@ -210,7 +222,7 @@ function pcrClaims(R: Reasons, d: DecodedEvidence): boolean {
   if (digest !== hex(qi.pcrDigest)) {
     return R.add('pcrs', 'contraindicated', "The claimed PCR values are not the ones the TPM quoted (their digest is not the quote's pcrDigest).", { category: 'configuration', value: V.contraindicated, expected: `pcrDigest ${hex(qi.pcrDigest)}`, actual: `pcrDigest ${digest}` });
   }
-  return R.add('pcrs', 'affirming', `The claimed values of ${quoted.length} PCR(s) (${listText(quoted)}) are the quoted ones.`);
+  return R.add('pcrs', 'affirming', `The claimed values of PCRs ${pcrSetText(quoted)} are the quoted ones.`);
 }
 
 function selectionKeys(sel: TPMLPCRSelection): string[] {
@@ -350,7 +362,7 @@ function appraiseLogs(R: Reasons, d: DecodedEvidence, qi: TPMSQuoteInfo, claimed
     ...(tcgChunk ? [`the measured-boot log (${tcg!.events.length} events${freshTCG ? '' : ', replayed before in this boot'})`] : bootSha ? ['the measured-boot log replayed before in this boot'] : []),
     ...(ima ? [`the IMA log (${ima.appraised.length} new entries${ima.skipped ? `, ${ima.skipped} re-sent and skipped` : ''}, ${match.state.imaEntries} in all)`] : []),
   ];
-  R.add('eventLogs', 'affirming', `${parts.join(' and ')} replay${parts.length > 1 ? '' : 's'} to the quoted PCRs ${listText(coveredList)}${match.quirks.length ? `; ${match.quirks.join('; ')}` : ''}.`);
+  R.add('eventLogs', 'affirming', `${parts.join(' and ')} replay${parts.length > 1 ? '' : 's'} to the quoted PCRs ${pcrSetText(coveredList)}${match.quirks.length ? `; ${match.quirks.join('; ')}` : ''}.`);
   if (ima && ima.violations.length) {
     R.add('eventLogs.ima', 'warning', `IMA logged ${ima.violations.length} measurement violation(s) (a file measured while open for writing, or changed while measured) at entr${ima.violations.length > 1 ? 'ies' : 'y'} ${listText(ima.violations.map(String))}: what ran there is not known.`, { category: 'executables', value: V.unsafe });
   }
@@ -508,7 +520,7 @@ function factsOf(d: DecodedEvidence, q: TPMSAttest, qi: TPMSQuoteInfo): Appraisa
   return {
     ueid: hex(d.claims.ueid),
     issuedAt: new Date(d.claims.iat * 1000).toISOString(),
-    quote: { clock: q.clockInfo.clock.toString(), resetCount: q.clockInfo.resetCount, restartCount: q.clockInfo.restartCount, safe: q.clockInfo.safe === 1, pcrs: selectionKeys(qi.pcrSelect).join(',') },
+    quote: { clock: q.clockInfo.clock.toString(), resetCount: q.clockInfo.resetCount, restartCount: q.clockInfo.restartCount, safe: q.clockInfo.safe === 1, pcrs: pcrSetText(selectionKeys(qi.pcrSelect)) },
     pcrs: claimedValues(d).map((v) => ({ pcr: pcrLabel(v.hash, v.pcr), digest: hex(v.digest) })),
     logs: d.claims.eventLogs.map((l) => ({ format: l.format, firstEvent: l.firstEvent, bytes: l.data.length })),
     software: d.claims.software.length,
