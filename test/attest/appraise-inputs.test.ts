@@ -5,6 +5,8 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TPMTPublic, marshal, publicName } from '../../hardware/index.ts';
 import { appraise as A, eat } from '../../attest/index.ts';
 import { TollgateError as BaseError } from '../../hardware/index.ts';
@@ -45,6 +47,15 @@ describe('reference values', () => {
     assert.equal(r.ima!.unknown, 'warning');
     assert.equal(A.parseReferenceValues({ version: 1 }).eventLog, undefined);
     assert.equal(A.parseReferenceValues({ version: 1, eventLog: {} }).eventLog!.secureBoot, 'any');
+  });
+
+  it('the README\'s example is a valid file', () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Evidence and appraisal'));
+    const json = /```json\n([\s\S]*?)```/.exec(section)![1]!;
+    const r = A.parseReferenceValues(json);
+    assert.equal(r.policyId, 'fleet-a/2026-01');
+    assert.equal(r.ima!.unknown, 'warning');
   });
 
   it('refuse unknown keys, wrong sizes and misspellings, naming the JSON path', () => {
