@@ -249,6 +249,20 @@ export function claimsFromCbor(m: CborMap, cls: 'EAT_CLAIM_INVALID' | 'EAT_INPUT
   if (profile !== EAT_PROFILE) {
     throw new EatError(cls === 'EAT_CLAIM_INVALID' ? 'EAT_PROFILE_MISMATCH' : cls, `The evidence's eat_profile is ${JSON.stringify(typeof profile === 'string' ? profile : String(profile))}, not tollgate's ${EAT_PROFILE}.`);
   }
+  const km = r.fields(m.get(CLAIM.keyCertification), 'keyCertification', [1, 2, 3, 4]);
+  const keyCertification: KeyCertification = {
+    attest: r.bytes(km.get(1), 'keyCertification.attest', 1, MAX_TPM_BLOB),
+    signature: r.bytes(km.get(2), 'keyCertification.signature', 1, MAX_TPM_BLOB),
+    akPublic: r.bytes(km.get(3), 'keyCertification.akPublic', 1, MAX_TPM_BLOB),
+    deviceKeyPublic: r.bytes(km.get(4), 'keyCertification.deviceKeyPublic', 1, MAX_TPM_BLOB),
+  };
+  const kc = tpmAttestation(r, keyCertification, 'keyCertification', [TPM_ST.ATTEST_CERTIFY]);
+  const parsedCertification: ParsedTpmClaims['keyCertification'] = {
+    ...kc,
+    akPublic: tpmPublic(r, keyCertification.akPublic, 'keyCertification.akPublic'),
+    deviceKeyPublic: tpmPublic(r, keyCertification.deviceKeyPublic, 'keyCertification.deviceKeyPublic'),
+  };
+
   const claims: EvidenceClaims = {
     profile,
     iat: r.uint(m.get(CLAIM.iat), 'iat'),
@@ -257,7 +271,7 @@ export function claimsFromCbor(m: CborMap, cls: 'EAT_CLAIM_INVALID' | 'EAT_INPUT
     pcrs: [],
     eventLogs: [],
     software: [],
-    keyCertification: undefined as unknown as KeyCertification,
+    keyCertification,
   };
   if (m.has(CLAIM.swname)) claims.swname = r.text(m.get(CLAIM.swname), 'swname');
   if (m.has(CLAIM.swversion)) {
@@ -266,7 +280,7 @@ export function claimsFromCbor(m: CborMap, cls: 'EAT_CLAIM_INVALID' | 'EAT_INPUT
     if (sv.length < 1) throw r.bad('swversion', 'must hold a version');
     claims.swversion = r.text(sv[0], 'swversion[0]');
   }
-  const parsed = {} as ParsedTpmClaims;
+  const parsed: ParsedTpmClaims = { keyCertification: parsedCertification };
   if (m.has(CLAIM.quote)) {
     claims.quote = r.attestation(m.get(CLAIM.quote), 'quote');
     parsed.quote = tpmAttestation(r, claims.quote, 'quote', [TPM_ST.ATTEST_QUOTE]);
@@ -324,20 +338,6 @@ export function claimsFromCbor(m: CborMap, cls: 'EAT_CLAIM_INVALID' | 'EAT_INPUT
       parsed.ledgerNvCertify = tpmAttestation(r, claims.ledger.nvCertify, 'ledger.nvCertify', [TPM_ST.ATTEST_NV, TPM_ST.ATTEST_NV_DIGEST]);
     }
   }
-
-  const km = r.fields(m.get(CLAIM.keyCertification), 'keyCertification', [1, 2, 3, 4]);
-  claims.keyCertification = {
-    attest: r.bytes(km.get(1), 'keyCertification.attest', 1, MAX_TPM_BLOB),
-    signature: r.bytes(km.get(2), 'keyCertification.signature', 1, MAX_TPM_BLOB),
-    akPublic: r.bytes(km.get(3), 'keyCertification.akPublic', 1, MAX_TPM_BLOB),
-    deviceKeyPublic: r.bytes(km.get(4), 'keyCertification.deviceKeyPublic', 1, MAX_TPM_BLOB),
-  };
-  const kc = tpmAttestation(r, claims.keyCertification, 'keyCertification', [TPM_ST.ATTEST_CERTIFY]);
-  parsed.keyCertification = {
-    ...kc,
-    akPublic: tpmPublic(r, claims.keyCertification.akPublic, 'keyCertification.akPublic'),
-    deviceKeyPublic: tpmPublic(r, claims.keyCertification.deviceKeyPublic, 'keyCertification.deviceKeyPublic'),
-  };
 
   const known = new Set<CborKey>(CLAIM_NAMES.keys());
   return { claims, parsed, unknown: [...m.keys()].filter((k) => !known.has(k)) };
