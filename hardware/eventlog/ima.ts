@@ -106,13 +106,20 @@ function splitFields(data: Buffer, bigEndian: boolean): Buffer[] | undefined {
   return out;
 }
 
+/** Valid d-ng prefixes seen (a log names a handful), to skip re-checking each entry's. */
+const ALG_NAMES = new Map<string, string>();
+
 /** d-ng: "<alg>:\0<digest>" (d-ngv2: "<type>:<alg>:\0<digest>"). */
 function digestField(b: Buffer): { digestAlg: string; digest: Buffer } | undefined {
   const nul = b.indexOf(0);
   if (nul < 2 || nul > 64 || b[nul - 1] !== 0x3a) return undefined;
   const prefix = b.subarray(0, nul - 1).toString('latin1');
-  const digestAlg = prefix.slice(prefix.lastIndexOf(':') + 1);
-  if (!/^[a-z0-9_-]+$/.test(digestAlg)) return undefined;
+  let digestAlg = ALG_NAMES.get(prefix);
+  if (digestAlg === undefined) {
+    digestAlg = prefix.slice(prefix.lastIndexOf(':') + 1);
+    if (!/^[a-z0-9_-]+$/.test(digestAlg)) return undefined;
+    if (ALG_NAMES.size < 64) ALG_NAMES.set(prefix, digestAlg);
+  }
   return { digestAlg, digest: b.subarray(nul + 1) };
 }
 
@@ -145,7 +152,10 @@ function finish(e: Omit<IMAEntry, 'violation' | 'templateHashValid' | 'trusted'>
   const violation = isZero(e.templateHash);
   let templateHashValid: boolean | undefined;
   if (!violation && e.hashInput) templateHashValid = hashOf(e.templateHashAlg, e.hashInput).equals(e.templateHash);
-  return { ...e, violation, templateHashValid, trusted: templateHashValid === true && !violation && e.fields !== undefined };
+  return {
+    index: e.index, pcr: e.pcr, templateHashAlg: e.templateHashAlg, templateHash: e.templateHash, templateName: e.templateName, hashInput: e.hashInput,
+    rawFields: e.rawFields, violation, templateHashValid, fields: e.fields, trusted: templateHashValid === true && !violation && e.fields !== undefined,
+  };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -170,6 +180,8 @@ export function parseIMABinary(bytes: Uint8Array, opts: IMAParseOptions = {}): I
   }
   const r = new Reader(buf, 'IMA log', { bigEndian });
   const entries: IMAEntry[] = [];
+  let lastName: Buffer = Buffer.alloc(0);
+  let lastTemplate = '';
   while (r.remaining > 0) {
     if (entries.length >= limits.maxEvents) throw tooLarge(`IMA log (more than ${limits.maxEvents} entries)`, limits.maxEvents, 'entries');
     const at = r.pos;
@@ -179,8 +191,14 @@ export function parseIMABinary(bytes: Uint8Array, opts: IMAParseOptions = {}): I
     const templateHash = r.bytes(hsize, 'template hash');
     const nameLen = r.u32('template name length');
     if (nameLen < 1 || nameLen > MAX_TEMPLATE_NAME) throw malformed('IMA log', r.pos - 4, `entry ${index} has a template name of ${nameLen} bytes`, { index });
-    const templateName = r.bytes(nameLen, 'template name').toString('latin1');
-    if (!/^[\x21-\x7e]+$/.test(templateName)) throw malformed('IMA log', r.pos - nameLen, `entry ${index} has a template name that is not printable`, { index });
+    const nameBytes = r.bytes(nameLen, 'template name');
+    // Logs use one or two templates: reuse the last name instead of decoding and checking again.
+    if (!lastName.equals(nameBytes)) {
+      lastTemplate = nameBytes.toString('latin1');
+      if (!/^[\x21-\x7e]+$/.test(lastTemplate)) throw malformed('IMA log', r.pos - nameLen, `entry ${index} has a template name that is not printable`, { index });
+      lastName = nameBytes;
+    }
+    const templateName = lastTemplate;
     if (templateName === 'ima') {
       // The 'ima' template has no template-data length: a 20-byte digest, then the name.
       const digest = r.bytes(20, 'ima digest');
@@ -208,9 +226,6 @@ export function parseIMABinary(bytes: Uint8Array, opts: IMAParseOptions = {}): I
 
 const HEX = /^[0-9a-fA-F]*$/;
 const ALG_BY_HASH_LEN: Record<number, number> = { 40: TPM_ALG.SHA1, 64: TPM_ALG.SHA256, 96: TPM_ALG.SHA384, 128: TPM_ALG.SHA512 };
-/** Splits tried when a name may contain spaces (ima-sig, ima-buf): bounded so a line of spaces
- * cannot cost a hash per space. */
-const MAX_SPLITS = 16;
 
 function hexField(s: string, at: number, index: number, what: string): Buffer {
   if (s.length % 2 !== 0 || !HEX.test(s)) throw malformed('IMA log', at, `line ${index + 1}: ${what} is not hex`, { index });
@@ -236,9 +251,8 @@ function asciiDigest(s: string, at: number, index: number): Buffer {
 
 /**
  * Parses ascii_runtime_measurements (or …_<alg>). Lines are "PCR template-hash template-name
- * fields…". File names may contain spaces, so for templates with a field after the name the
- * split whose rebuilt template data matches the template hash is taken. Logs from big-endian
- * machines hash big-endian lengths: both byte orders are tried.
+ * fields…". File names may contain spaces (a field after the name is hex, so it follows the
+ * last space). Logs from big-endian machines hash big-endian lengths: both byte orders are tried.
  */
 export function parseIMAAscii(input: Uint8Array | string, opts: IMAParseOptions = {}): IMALog {
   const { firstIndex, limits } = checkIndexOpts(opts);
@@ -308,31 +322,28 @@ function asciiEntry(l: AsciiLine, getBE: () => boolean | undefined, setBE: (v: b
   const d = asciiDigest(digestText, at, index);
   const after = sp < 0 ? '' : rest.slice(sp + 1);
   if (sp < 0 && n > 1) throw malformed('IMA log', at, `line ${index + 1}: a ${templateName} entry needs a name`, { index });
-  // Candidate (name, last field) splits: ima-ng has none; the others split at a space, last first.
-  const candidates: Array<[string, string | undefined]> = [];
-  if (n === 2) candidates.push([after, undefined]);
-  else {
-    for (let s = after.lastIndexOf(' '); s >= 0 && candidates.length < MAX_SPLITS; s = s > 0 ? after.lastIndexOf(' ', s - 1) : -1) {
-      candidates.push([after.slice(0, s), after.slice(s + 1)]);
-    }
-    if (candidates.length === 0) throw malformed('IMA log', at, `line ${index + 1}: a ${templateName} entry needs a name and a ${templateName === 'ima-buf' ? 'buffer' : 'signature'} field`, { index });
+  // The name may contain spaces; the field after it is hex, so it starts after the last space.
+  let name = after;
+  let last: string | undefined;
+  if (n > 2) {
+    const s = after.lastIndexOf(' ');
+    if (s < 0) throw malformed('IMA log', at, `line ${index + 1}: a ${templateName} entry needs a name and a ${templateName === 'ima-buf' ? 'buffer' : 'signature'} field`, { index });
+    name = after.slice(0, s);
+    last = after.slice(s + 1);
+    if (last.length % 2 !== 0 || !HEX.test(last)) throw malformed('IMA log', at, `line ${index + 1}: the last field of a ${templateName} entry is not hex`, { index });
   }
-  const orders = getBE() === undefined ? [false, true] : [getBE()!];
+  const fields = [d, Buffer.concat([Buffer.from(name, 'latin1'), Buffer.from([0])])];
+  if (last !== undefined) fields.push(Buffer.from(last, 'hex'));
+  // Big-endian machines hash big-endian field lengths: try both until one byte order matches.
   let first: IMAEntry | undefined;
-  for (const [name, last] of candidates) {
-    if (last !== undefined && (last.length % 2 !== 0 || !HEX.test(last))) continue;
-    const fields = [d, Buffer.concat([Buffer.from(name, 'latin1'), Buffer.from([0])])];
-    if (last !== undefined) fields.push(Buffer.from(last, 'hex'));
-    for (const be of orders) {
-      const data = fieldsToData(fields, be);
-      const e = finish({ ...base, hashInput: data, rawFields: fields, fields: decodeFields(templateName, fields) });
-      first ??= e;
-      if (e.templateHashValid || violation) {
-        if (e.templateHashValid) setBE(be);
-        return e;
-      }
+  for (const be of getBE() === undefined ? [false, true] : [getBE()!]) {
+    const e = finish({ ...base, hashInput: fieldsToData(fields, be), rawFields: fields, fields: decodeFields(templateName, fields) });
+    first ??= e;
+    if (e.templateHashValid) {
+      setBE(be);
+      return e;
     }
+    if (violation) return e;
   }
-  if (!first) throw malformed('IMA log', at, `line ${index + 1}: the last field of a ${templateName} entry is not hex`, { index });
-  return first;
+  return first!;
 }

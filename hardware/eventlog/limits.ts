@@ -16,7 +16,7 @@ export interface EventLogLimits {
 export const TCG_LIMITS: Readonly<EventLogLimits> = { maxBytes: 32 * 1024 * 1024, maxEvents: 100_000, maxEventSize: 4 * 1024 * 1024 };
 
 /** IMA logs grow with every file measured: a busy machine has a few hundred thousand entries. */
-export const IMA_LIMITS: Readonly<EventLogLimits> = { maxBytes: 512 * 1024 * 1024, maxEvents: 4_000_000, maxEventSize: 1024 * 1024 };
+export const IMA_LIMITS: Readonly<EventLogLimits> = { maxBytes: 256 * 1024 * 1024, maxEvents: 2_000_000, maxEventSize: 1024 * 1024 };
 
 export function resolveLimits(base: Readonly<EventLogLimits>, over: Partial<EventLogLimits> | undefined): EventLogLimits {
   const out = { ...base, ...over };

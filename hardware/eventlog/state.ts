@@ -1,10 +1,10 @@
 // PCRState: replayed PCR values per bank, resumable. It holds what a verifier needs to appraise
-// the next IMA entries without the earlier ones: the values, the IMA entry count, a chain over
-// the entries already appraised (to check a re-sent log's prefix), and, until a quote decides it,
-// the IMA extend rule in force (see replay.ts). Serialized as small JSON (≤ 24 PCRs per bank).
-import { createHash } from 'node:crypto';
+// the next IMA entries without the earlier ones: the values, the IMA entry count, each IMA PCR's
+// value before IMA (to check a re-sent log's prefix by replaying it), and, until a quote decides
+// it, the IMA extend rule in force (see replay.ts). Serialized as small JSON (≤ 32 PCRs per bank).
+import { TPM_ALG } from '../constants.ts';
 import { EventLogError } from './errors.ts';
-import { hashName, initialPCR, knownDigestSize, bankLabel } from './hash.ts';
+import { extend, hashName, initialPCR, knownDigestSize, bankLabel } from './hash.ts';
 
 /** How the kernel extended non-SHA-1 banks: with the bank's hash of the template data (newer
  * kernels), or with the SHA-1 template hash zero-padded to the bank size (older kernels). */
@@ -16,13 +16,18 @@ export interface StateData {
   values: Map<number, Buffer>;
   /** Keys whose value the logs cannot give (a bank missing from an event). */
   unknown: Set<number>;
-  /** While the IMA rule is undecided: non-SHA-1 IMA PCRs under 'sha1-padded'. */
+  /** While the IMA rule is undecided: non-SHA-1 IMA PCRs under 'sha1-padded'… */
   padded: Map<number, Buffer>;
   paddedUnknown: Set<number>;
+  /** …plus, per PCR, the SHA-1 template hashes not yet folded into `padded` (21-byte records:
+   * a violation flag and the hash). Folding waits until a value is asked for, so a quote that
+   * shows the newer rule spares the older rule's hashing. */
+  paddedPending: Map<number, Buffer[]>;
+  /** Each IMA PCR's value before its first IMA entry: a re-sent log's prefix is replayed from it. */
+  imaBase: Map<number, Buffer>;
   imaMode: IMAMode | undefined;
   tcgEvents: number;
   imaEntries: number;
-  imaChain: Buffer;
   quirks: string[];
 }
 
@@ -44,7 +49,36 @@ export function fromData(d: StateData): PCRState {
 }
 
 export function cloneData(d: StateData): StateData {
-  return { ...d, banks: [...d.banks], values: new Map(d.values), unknown: new Set(d.unknown), padded: new Map(d.padded), paddedUnknown: new Set(d.paddedUnknown), quirks: [...d.quirks] };
+  return {
+    ...d, banks: [...d.banks], values: new Map(d.values), unknown: new Set(d.unknown), padded: new Map(d.padded), paddedUnknown: new Set(d.paddedUnknown),
+    paddedPending: new Map([...d.paddedPending].map(([p, l]) => [p, [...l]])), imaBase: new Map(d.imaBase), quirks: [...d.quirks],
+  };
+}
+
+/** Folds the pending SHA-1 template hashes into the 'sha1-padded' values (see paddedPending). */
+export function flushPadded(d: StateData): void {
+  if (d.paddedPending.size === 0) return;
+  for (const [pcr, chunks] of d.paddedPending) {
+    const recs = Buffer.concat(chunks);
+    for (const b of d.banks) {
+      if (b === TPM_ALG.SHA1) continue;
+      const k = key(b, pcr);
+      if (d.paddedUnknown.has(k) || !d.padded.has(k)) continue;
+      const size = knownDigestSize(b)!;
+      const ones = Buffer.alloc(size, 0xff);
+      const pad = Buffer.alloc(size);
+      let v = d.padded.get(k)!;
+      for (let at = 0; at < recs.length; at += 21) {
+        if (recs[at] === 1) v = extend(b, v, ones);
+        else {
+          recs.copy(pad, 0, at + 1, at + 21);
+          v = extend(b, v, pad);
+        }
+      }
+      d.padded.set(k, v);
+    }
+  }
+  d.paddedPending.clear();
 }
 
 const INTERNAL = Symbol('PCRState');
@@ -65,7 +99,7 @@ export class PCRState {
     const b = [...new Set(banks)];
     if (b.length === 0) throw invalid('it tracks no bank');
     for (const a of b) if (!hashName(a)) throw new EventLogError('EVENTLOG_UNSUPPORTED', `Bank ${bankLabel(a)} is not one we can compute.`);
-    return fromData({ banks: b, values: new Map(), unknown: new Set(), padded: new Map(), paddedUnknown: new Set(), imaMode: undefined, tcgEvents: 0, imaEntries: 0, imaChain: Buffer.alloc(32), quirks: [] });
+    return fromData({ banks: b, values: new Map(), unknown: new Set(), padded: new Map(), paddedUnknown: new Set(), paddedPending: new Map(), imaBase: new Map(), imaMode: undefined, tcgEvents: 0, imaEntries: 0, quirks: [] });
   }
 
   get banks(): number[] {
@@ -100,6 +134,7 @@ export class PCRState {
     if (!d.banks.includes(alg) || !Number.isInteger(pcr) || pcr < 0 || pcr > 31) return undefined;
     const k = key(alg, pcr);
     if (mode === 'sha1-padded' && d.imaMode === undefined && (d.padded.has(k) || d.paddedUnknown.has(k))) {
+      flushPadded(d);
       return d.paddedUnknown.has(k) ? undefined : Buffer.from(d.padded.get(k)!);
     }
     if (d.unknown.has(k)) return undefined;
@@ -108,11 +143,12 @@ export class PCRState {
 
   serialize(): string {
     const d = stateData(this);
+    flushPadded(d);
     const hexMap = (m: Map<number, Buffer>) => Object.fromEntries([...m].sort((a, b) => a[0] - b[0]).map(([k, v]) => [`${keyAlg(k)}:${keyPCR(k)}`, v.toString('hex')]));
     const keys = (s: Set<number>) => [...s].sort((a, b) => a - b).map((k) => `${keyAlg(k)}:${keyPCR(k)}`);
     return JSON.stringify({
       format: FORMAT, version: 1, banks: d.banks, values: hexMap(d.values), unknown: keys(d.unknown), padded: hexMap(d.padded), paddedUnknown: keys(d.paddedUnknown),
-      imaMode: d.imaMode ?? null, tcgEvents: d.tcgEvents, imaEntries: d.imaEntries, imaChain: d.imaChain.toString('hex'), quirks: d.quirks,
+      imaBase: hexMap(d.imaBase), imaMode: d.imaMode ?? null, tcgEvents: d.tcgEvents, imaEntries: d.imaEntries, quirks: d.quirks,
     });
   }
 
@@ -152,20 +188,11 @@ export class PCRState {
       return v as number;
     };
     if (j.imaMode !== null && j.imaMode !== 'bank-hash' && j.imaMode !== 'sha1-padded') throw invalid('imaMode is not bank-hash, sha1-padded or null');
-    if (typeof j.imaChain !== 'string' || !/^[0-9a-f]{64}$/.test(j.imaChain)) throw invalid('imaChain is not a SHA-256 value');
     if (!Array.isArray(j.quirks) || j.quirks.length > 16 || !j.quirks.every((q) => typeof q === 'string' && q.length < 200)) throw invalid('quirks is not a short list of strings');
     return fromData({
-      banks: banks as number[], values: map(j.values), unknown: set(j.unknown), padded: map(j.padded), paddedUnknown: set(j.paddedUnknown),
+      banks: banks as number[], values: map(j.values), unknown: set(j.unknown), padded: map(j.padded), paddedUnknown: set(j.paddedUnknown), paddedPending: new Map(), imaBase: map(j.imaBase),
       imaMode: (j.imaMode ?? undefined) as IMAMode | undefined, tcgEvents: count(j.tcgEvents, 'tcgEvents'), imaEntries: count(j.imaEntries, 'imaEntries'),
-      imaChain: Buffer.from(j.imaChain, 'hex'), quirks: j.quirks as string[],
+      quirks: j.quirks as string[],
     });
   }
-}
-
-/** One link of the chain over appraised IMA entries (PCR, template hash algorithm and value). */
-export function chainStep(chain: Buffer, pcr: number, alg: number, templateHash: Buffer): Buffer {
-  const h = Buffer.alloc(3);
-  h[0] = pcr;
-  h.writeUInt16LE(alg, 1);
-  return createHash('sha256').update(chain).update(h).update(templateHash).digest();
 }

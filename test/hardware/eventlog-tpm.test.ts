@@ -5,6 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { openTPM, TPM_ALG, eventlog, parsePCRList, type TPM, type Transport } from '../../hardware/index.ts';
 import { provision, AK_HANDLE } from '../../hardware/provision.ts';
 import { quote, type QuoteResult } from '../../hardware/quote.ts';
@@ -209,5 +210,54 @@ describe('event logs against a swtpm quote', () => {
   it('refuse the quote itself first: another nonce, another key', () => {
     assert.throws(() => check({ tcg: tcgOf(boot), ima: imaOf(ima), nonce: randomBytes(32) }), (e: unknown) => (e as { code?: string }).code === 'QUOTE_NONCE_MISMATCH');
     assert.throws(() => check({ tcg: tcgOf(boot), ima: imaOf(ima), ak: deviceKey }), (e: unknown) => (e as { code?: string }).code === 'QUOTE_SIGNATURE_INVALID');
+  });
+});
+
+/** A swtpm control-port command (u32 command, payload) answered by a u32 result. */
+function control(port: number, cmd: number, payload: Buffer = Buffer.alloc(0)): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port });
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(cmd);
+    let got = Buffer.alloc(0);
+    s.on('data', (d) => { got = Buffer.concat([got, d]); if (got.length >= 4) { s.end(); resolve(got.readUInt32BE(0)); } });
+    s.on('error', reject);
+    s.write(Buffer.concat([head, payload]));
+  });
+}
+
+describe('an H-CRTM measured before TPM2_Startup', () => {
+  it('starts PCR 0 at locality 4, as replay assumes, and the quote matches', async () => {
+    const hsw = await startSwtpm();
+    let htpm: TPM | undefined;
+    try {
+      // _TPM_Init, then _TPM_Hash_Start / _TPM_Hash_Data / _TPM_Hash_End (control commands 2, 6, 7, 8).
+      const code = Buffer.from('H-CRTM code measured by the platform');
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(code.length);
+      for (const [cmd, payload] of [[2, Buffer.alloc(4)], [6, undefined], [7, Buffer.concat([len, code])], [8, undefined]] as const) {
+        assert.equal(await control(hsw.ctrlPort, cmd, payload), 0, `control command ${cmd}`);
+      }
+      const events: B.SynthEvent[] = [
+        { pcr: 0, type: B.T.EFI_HCRTM_EVENT, data: Buffer.from('HCRTM', 'latin1'), measured: code },
+        ...B.typicalBoot({ seed: 'hcrtm' }).filter((e) => e.pcr === 0 || e.pcr === 7),
+      ];
+      htpm = await openTPM(hsw.uri);
+      const [first, ...rest] = events;
+      void first;
+      for (const e of rest) await htpm.pcrExtend(e.pcr, BANKS.map((b) => ({ hashAlg: b, digest: B.extendedDigest(e, b) })));
+      const r = await provision(htpm, { eks: [] });
+      const hq = await quote(htpm, { akHandle: AK_HANDLE, nonce: randomBytes(32), selection: parsePCRList('sha256:0,7+sha1:0,7') });
+      const log = parseTCGLog(B.buildTCGLog(events, { banks: BANKS }));
+      const v = verifyEventLogs({ ak: publicKeyOf(r.ak.public), attest: hq.attestBytes, signature: hq.signatureBytes, nonce: hq.nonce, tcg: log });
+      assert.deepEqual(v.match.quirks, []);
+      for (const [k, val] of B.expectedPCRs(events, BANKS, 4)) {
+        const [a, p] = k.split(':').map(Number) as [number, number];
+        assert.deepEqual(v.state.value(a, p), val, `PCR ${k}`);
+      }
+    } finally {
+      await htpm?.close();
+      await hsw.stop();
+    }
   });
 });
