@@ -153,7 +153,7 @@ function finish(e: Omit<IMAEntry, 'violation' | 'templateHashValid' | 'trusted'>
   let templateHashValid: boolean | undefined;
   if (!violation && e.hashInput) templateHashValid = hashOf(e.templateHashAlg, e.hashInput).equals(e.templateHash);
   return {
-    index: e.index, pcr: e.pcr, templateHashAlg: e.templateHashAlg, templateHash: e.templateHash, templateName: e.templateName, hashInput: e.hashInput,
+    index: e.index, offset: e.offset, pcr: e.pcr, templateHashAlg: e.templateHashAlg, templateHash: e.templateHash, templateName: e.templateName, hashInput: e.hashInput,
     rawFields: e.rawFields, violation, templateHashValid, fields: e.fields, trusted: templateHashValid === true && !violation && e.fields !== undefined,
   };
 }
