@@ -55,3 +55,4 @@ export * as version from './version/index.ts';
 export * as cose from './cose/index.ts';
 export * as eat from './eat/index.ts';
 export * as ear from './ear/index.ts';
+export * as enrol from './enrol/index.ts';
