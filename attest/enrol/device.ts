@@ -12,7 +12,7 @@
 // activation finds it from the challenge's encrypted secret (an RSA-2048 ciphertext or a P-256 point).
 import {
   PERSISTENT_HANDLES, TPMError, TPMTPublic, TPM_CC, TpmCryptoError, X509Error, activateAKCredential, certifyDeviceKey, hex32,
-  inspectHandles, marshal, objectName, parseCertificate, parseIdObject, readEKCertificates, requireAK, ProvisionError,
+  inspectHandles, marshal, objectName, parseCertificate, parseCertificates, pemCertificates, parseIdObject, readEKCertificates, requireAK, ProvisionError,
   type Authorization, type HandleStatus, type TPM, type X509Cert,
 } from '../../hardware/index.ts';
 import { certifiesEK } from './checks.ts';
@@ -44,6 +44,18 @@ export interface BuiltRequest {
 
 function notProvisioned(s: HandleStatus | undefined, what: string): never {
   throw new ProvisionError('PROVISION_NOT_PROVISIONED', `This TPM has no tollgate ${what}${s ? ` at ${hex32(s.handle)} (${s.state}${s.reason ? `: ${s.reason}` : ''})` : ''}; run 'tollgate tpm provision' first.`);
+}
+
+/** The certificates (DER) of a file: PEM blocks, or one or more concatenated DER certificates. */
+export function certificatesOfFile(bytes: Uint8Array, what: string): Buffer[] {
+  try {
+    const b = Buffer.from(bytes);
+    if (b.includes('-----BEGIN')) return pemCertificates(b.toString('latin1'));
+    return parseCertificates(b).map((c) => c.der);
+  } catch (e) {
+    if (e instanceof X509Error) throw new EnrolError('ENROL_OPTIONS_INVALID', `${what} holds no readable certificate: ${e.message}`, { cause: e });
+    throw e;
+  }
 }
 
 /** Reads what the verifier needs from the TPM and makes the enrolment request. */
@@ -127,6 +139,21 @@ export function challengeEK(encryptedSecret: Uint8Array): EKChoice {
 // Answers of ActivateCredential that mean "this credential was not made for this TPM's EK and AK".
 const NOT_FOR_US = new Set(['TPM_RC_INTEGRITY', 'TPM_RC_VALUE', 'TPM_RC_SIZE', 'TPM_RC_ECC_POINT', 'TPM_RC_INSUFFICIENT', 'TPM_RC_NO_RESULT', 'TPM_RC_KEY', 'TPM_RC_SCHEME']);
 
+/**
+ * swtpm 0.7.1 (libtpms) answers ActivateCredential with TPM_RC_FAILURE, not TPM_RC_VALUE, when the
+ * encrypted secret does not decrypt under its RSA EK (another TPM's EK, an altered secret), yet is
+ * not in failure mode: the next command works. A TPM that answers one more command is taken to
+ * have refused the secret; one that does not keeps its failure.
+ */
+async function stillWorking(tpm: TPM): Promise<boolean> {
+  try {
+    await tpm.readPublic(PERSISTENT_HANDLES.ak);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface ActivateOptions {
   /** The EK the challenge was made for (default: from the encrypted secret's form). */
   ek?: EKChoice;
@@ -158,7 +185,7 @@ export async function activateEnrolment(tpm: TPM, challenge: EnrolChallenge, opt
       ...(opts.endorsementAuth !== undefined ? { endorsementAuth: opts.endorsementAuth } : {}),
     });
   } catch (e) {
-    if (e instanceof TPMError && e.commandCode === TPM_CC.ActivateCredential && NOT_FOR_US.has(e.code)) {
+    if (e instanceof TPMError && e.commandCode === TPM_CC.ActivateCredential && (NOT_FOR_US.has(e.code) || (e.code === 'TPM_RC_FAILURE' && await stillWorking(tpm)))) {
       throw new EnrolError('ENROL_ACTIVATION_FAILED', `The TPM refused to recover the challenge's secret (${e.code}): the challenge was not made for this TPM's ${ek.toUpperCase()} EK and AK, or was altered.`, { cause: e, details: { rc: e.code } });
     }
     throw e;

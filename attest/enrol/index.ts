@@ -20,5 +20,5 @@ export {
   type DeviceRecord, type EKChainSummary,
 } from './record.ts';
 export { MAX_PENDING, EnrolStateDir, startEnrolment, completeEnrolment, type CompletedEnrolment } from './state.ts';
-export { buildEnrolRequest, activateEnrolment, challengeEK, type EKChoice, type BuildRequestOptions, type BuiltRequest, type ActivateOptions, type Activation } from './device.ts';
+export { buildEnrolRequest, activateEnrolment, challengeEK, certificatesOfFile, type EKChoice, type BuildRequestOptions, type BuiltRequest, type ActivateOptions, type Activation } from './device.ts';
 export { readBoundedFile, InputFileError } from './files.ts';
