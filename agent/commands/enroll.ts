@@ -74,9 +74,7 @@ export const enrollRequest: CommandSpec = {
     }
     const host = optString(ctx, 'hostname') ?? hostname();
     const built = await withTPM(ctx, (tpm) => buildEnrolRequest(tpm, { ek, extraCertificates: extra, facts: { hostname: host, version: VERSION } }));
-    // Checked as the verifier will parse it, so a host name it would refuse fails here.
-    const doc = enrolRequestJSON(parseEnrolRequest(enrolRequestJSON(built.request)));
-    const path = writeJSON(ctx, 'out', out, doc);
+    const path = writeJSON(ctx, 'out', out, enrolRequestJSON(built.request));
     const deviceId = Buffer.from(ueidFromEKPublic(built.request.ekPublic).subarray(1)).toString('hex');
     const from = built.ekCertificateFrom === 'extra' ? '--ek-cert' : `NV ${hex32(built.ekCertificateFrom)}`;
     const data = {
@@ -135,8 +133,8 @@ function ttlOption(ctx: CommandContext): number | undefined {
 async function challengeStep(ctx: CommandContext, file: string, stateDir: string): Promise<void> {
   const out = requireOption(ctx, 'out', 'challenge.json');
   const ttl = ttlOption(ctx);
-  const roots = loadEKRootStore(optString(ctx, 'ek-roots') !== undefined ? resolve(ctx.cwd, optString(ctx, 'ek-roots')!) : undefined, optList(ctx, 'ek-ca').map((f) => resolve(ctx.cwd, f)));
   const request = parseEnrolRequest(await readBoundedFile(resolve(ctx.cwd, file), MAX_REQUEST_BYTES, { what: 'The enrolment request' }));
+  const roots = loadEKRootStore(optString(ctx, 'ek-roots') !== undefined ? resolve(ctx.cwd, optString(ctx, 'ek-roots')!) : undefined, optList(ctx, 'ek-ca').map((f) => resolve(ctx.cwd, f)));
   const state = EnrolStateDir.open(resolve(ctx.cwd, stateDir));
   const r = await startEnrolment(state, request, { roots, ...(ttl !== undefined ? { ttlSeconds: ttl } : {}) });
   const path = writeJSON(ctx, 'out', out, enrolChallengeJSON(r.challenge));

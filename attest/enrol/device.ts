@@ -18,7 +18,7 @@ import {
 import { certifiesEK } from './checks.ts';
 import { EnrolError } from './errors.ts';
 import { enrolProof } from './verifier.ts';
-import { MAX_CERT_BYTES, MAX_EK_CERTS, type EnrolChallenge, type EnrolFacts, type EnrolProof, type EnrolRequest } from './wire.ts';
+import { MAX_CERT_BYTES, MAX_EK_CERTS, checkFacts, type EnrolChallenge, type EnrolFacts, type EnrolProof, type EnrolRequest } from './wire.ts';
 
 export type EKChoice = 'rsa' | 'ecc';
 
@@ -60,6 +60,7 @@ export function certificatesOfFile(bytes: Uint8Array, what: string): Buffer[] {
 
 /** Reads what the verifier needs from the TPM and makes the enrolment request. */
 export async function buildEnrolRequest(tpm: TPM, opts: BuildRequestOptions): Promise<BuiltRequest> {
+  const facts = checkFacts(opts.facts, 'ENROL_OPTIONS_INVALID');
   const choice = opts.ek ?? 'auto';
   if (choice !== 'auto' && choice !== 'rsa' && choice !== 'ecc') throw new EnrolError('ENROL_OPTIONS_INVALID', `The EK must be rsa, ecc or auto, not ${String(choice)}.`);
   const status = await inspectHandles(tpm, ['ek-rsa', 'ek-ecc', 'ak', 'device']);
@@ -122,7 +123,7 @@ export async function buildEnrolRequest(tpm: TPM, opts: BuildRequestOptions): Pr
     akName: Buffer.from(ak.name!),
     deviceKeyPublic: marshal(TPMTPublic, dev.public!),
     deviceKeyCertify: { attest: certification.attestBytes, signature: certification.signatureBytes },
-    facts: { ...opts.facts },
+    facts,
   };
   return { request, ek: picked.ek, ekHandle: picked.status.handle, ekCertificateFrom: picked.from, problems: nv.problems };
 }

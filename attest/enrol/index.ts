@@ -3,7 +3,7 @@
 // pending state, and the enrolled-device record appraisal works from.
 export { EnrolError, type EnrolErrorCode } from './errors.ts';
 export {
-  MAX_REQUEST_BYTES, MAX_SMALL_DOCUMENT_BYTES, MAX_EK_CERTS, MAX_CERT_BYTES, PROOF_BYTES, ENROLMENT_ID_PATTERN,
+  MAX_REQUEST_BYTES, MAX_SMALL_DOCUMENT_BYTES, MAX_EK_CERTS, MAX_CERT_BYTES, PROOF_BYTES, ENROLMENT_ID_PATTERN, checkFacts,
   parseEnrolRequest, enrolRequestJSON, parseEnrolChallenge, enrolChallengeJSON, parseEnrolProof, enrolProofJSON, checkEnrolmentId,
   type EnrolRequest, type EnrolRequestJSON, type EnrolChallenge, type EnrolChallengeJSON, type EnrolProof, type EnrolFacts,
 } from './wire.ts';

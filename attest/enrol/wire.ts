@@ -131,7 +131,7 @@ export function parseEnrolRequest(input: Uint8Array | string | unknown): EnrolRe
   }
   const ekCerts = o.ekCerts.map((c, i) => r.bytes(c, `request.ekCerts[${i}]`, 1, MAX_CERT_BYTES));
   const certify = r.obj(o.deviceKeyCertify, 'request.deviceKeyCertify', ['attest', 'signature']);
-  const facts = r.obj(o.facts, 'request.facts', ['hostname', 'version']);
+  const facts = checkFacts(o.facts);
   return {
     ekCerts,
     ekPublic: r.bytes(o.ekPublic, 'request.ekPublic', 1, MAX_PUBLIC_BYTES),
@@ -142,8 +142,15 @@ export function parseEnrolRequest(input: Uint8Array | string | unknown): EnrolRe
       attest: r.bytes(certify.attest, 'request.deviceKeyCertify.attest', 1, MAX_ATTEST_BYTES),
       signature: r.bytes(certify.signature, 'request.deviceKeyCertify.signature', 1, MAX_ATTEST_BYTES),
     },
-    facts: { hostname: r.text(facts.hostname, 'request.facts.hostname', 255), version: r.text(facts.version, 'request.facts.version', 64) },
+    facts,
   };
+}
+
+/** The facts of a request: a host name of 1 to 255 and a version of 1 to 64 printable characters. */
+export function checkFacts(v: unknown, code: EnrolErrorCode = 'ENROL_REQUEST_INVALID'): EnrolFacts {
+  const r = reader(code, 'enrolment request');
+  const f = r.obj(v, 'request.facts', ['hostname', 'version']);
+  return { hostname: r.text(f.hostname, 'request.facts.hostname', 255), version: r.text(f.version, 'request.facts.version', 64) };
 }
 
 export interface EnrolRequestJSON {
