@@ -34,24 +34,28 @@ function stateError(e: unknown, doing: string, path: string): EnrolError {
 
 export class EnrolStateDir {
   readonly dir: string;
+  readonly maxPending: number;
   readonly #pending: string;
   readonly #used: string;
   readonly #devices: string;
 
-  private constructor(dir: string) {
+  private constructor(dir: string, maxPending: number) {
     this.dir = dir;
+    this.maxPending = maxPending;
     this.#pending = join(dir, 'pending');
     this.#used = join(dir, 'used');
     this.#devices = join(dir, 'devices');
   }
 
   /** Opens (creating, 0700) the state directory. */
-  static open(dir: string): EnrolStateDir {
+  static open(dir: string, opts: { maxPending?: number } = {}): EnrolStateDir {
     const abs = resolve(dir);
+    const maxPending = opts.maxPending ?? MAX_PENDING;
+    if (!Number.isInteger(maxPending) || maxPending < 1) throw new EnrolError('ENROL_OPTIONS_INVALID', `maxPending must be a positive integer, not ${maxPending}.`);
     try {
       mkdirSync(abs, { recursive: true, mode: 0o700 });
       if (!lstatSync(abs).isDirectory()) throw new EnrolError('ENROL_STATE_INVALID', `The enrolment state ${abs} is not a directory; give a directory with --state.`, { details: { path: abs } });
-      const s = new EnrolStateDir(abs);
+      const s = new EnrolStateDir(abs, maxPending);
       for (const d of [s.#pending, s.#used, s.#devices]) {
         mkdirSync(d, { recursive: true, mode: 0o700 });
         if (!lstatSync(d).isDirectory()) throw new EnrolError('ENROL_STATE_INVALID', `${d} is not a directory; the enrolment state directory is damaged.`, { details: { path: d } });
@@ -118,7 +122,7 @@ export class EnrolStateDir {
     checkEnrolmentId(p.enrolmentId);
     try {
       const waiting = await this.sweep(now);
-      if (waiting >= MAX_PENDING) {
+      if (waiting >= this.maxPending) {
         throw new EnrolError('ENROL_STATE_FULL', `${waiting} enrolments are waiting for their proof in ${this.#pending}; refusing more until they finish or expire.`, { details: { waiting } });
       }
       const path = join(this.#pending, `${p.enrolmentId}.json`);

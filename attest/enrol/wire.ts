@@ -179,7 +179,8 @@ export function enrolRequestJSON(q: EnrolRequest): EnrolRequestJSON {
 export function parseISOTime(s: unknown): Date | undefined {
   if (typeof s !== 'string' || !ISO_UTC.test(s)) return undefined;
   const d = new Date(s);
-  return Number.isNaN(d.getTime()) ? undefined : d;
+  // Date rolls 31 February over into March; a time that does not print back as written is refused.
+  return Number.isNaN(d.getTime()) || d.toISOString().slice(0, 19) !== s.slice(0, 19) ? undefined : d;
 }
 
 /** Checks an enrolment id's form (it names a file in the verifier's state directory). */

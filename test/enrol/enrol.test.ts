@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import {
   TPMA_NV, TPMA_OBJECT, TPMTPublic, EK_CHAIN_NV_FIRST, provision, publicKeyOf, toKeyObject, crypto, unmarshal, parseAttest,
 } from '../../hardware/index.ts';
@@ -120,7 +120,9 @@ describe('enrolment in two round trips', () => {
     }
     const secret = readFileSync(join(dir, 'secret.bin'));
     assert.equal(secret.length, 32);
-    const record = finishEnrolment(c.pending, { proof: enrolProof(secret, c.challenge.enrolmentId, reqA.akName) });
+    // The proof as the protocol defines it, computed here independently: HMAC-SHA256(secret, enrolmentId ‖ akName).
+    const proof = createHmac('sha256', secret).update(Buffer.concat([Buffer.from(c.challenge.enrolmentId, 'utf8'), reqA.akName])).digest();
+    const record = finishEnrolment(c.pending, { proof });
     assert.equal(record.akName.toString('hex'), reqA.akName.toString('hex'));
   });
 
@@ -330,6 +332,20 @@ describe('refusals', () => {
     for (const bad of ['../../etc/passwd', first.challenge.enrolmentId.toUpperCase(), '']) {
       await assert.rejects(completeEnrolment(state, bad, p2!.proof), refusedWith('ENROL_ID_INVALID'));
     }
+  });
+
+  it('a full state directory refuses more challenges until the pending ones expire and are swept', async () => {
+    const state = EnrolStateDir.open(join(dir, 'state-full'), { maxPending: 2 });
+    const q = wireRequest(reqA);
+    const now = new Date();
+    await startEnrolment(state, q, { roots, now, ttlSeconds: 60 });
+    await startEnrolment(state, q, { roots, now, ttlSeconds: 60 });
+    await assert.rejects(startEnrolment(state, q, { roots, now }), refusedWith('ENROL_STATE_FULL'));
+    assert.equal(readdirSync(join(state.dir, 'pending')).length, 2);
+    // Two minutes later both have expired: the next challenge sweeps them first.
+    const later = new Date(now.getTime() + 120_000);
+    const third = await startEnrolment(state, q, { roots, now: later });
+    assert.deepEqual(readdirSync(join(state.dir, 'pending')), [`${third.challenge.enrolmentId}.json`]);
   });
 
   it('a challenge altered on the way is refused by the TPM, and one not for this TPM\'s EK type by its form', async () => {
