@@ -199,8 +199,3 @@ export async function activateEnrolment(tpm: TPM, challenge: EnrolChallenge, opt
     secret.fill(0);
   }
 }
-
-/** The persistent handle of an EK (for messages). */
-export function ekHandle(ek: EKChoice): number {
-  return PERSISTENT_HANDLES[ek === 'rsa' ? 'ek-rsa' : 'ek-ecc'];
-}

@@ -7,7 +7,7 @@
 // A proof is spent by renaming pending/ID to used/ID: rename is atomic, so of two finishes at
 // once exactly one wins, and the record is moved into place only by the winner. Every file is
 // written by write-temp, fsync, rename, fsync-dir; directories are 0700 and files 0600.
-import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { EnrolError } from './errors.ts';
@@ -54,7 +54,7 @@ export class EnrolStateDir {
     if (!Number.isInteger(maxPending) || maxPending < 1) throw new EnrolError('ENROL_OPTIONS_INVALID', `maxPending must be a positive integer, not ${maxPending}.`);
     try {
       mkdirSync(abs, { recursive: true, mode: 0o700 });
-      if (!lstatSync(abs).isDirectory()) throw new EnrolError('ENROL_STATE_INVALID', `The enrolment state ${abs} is not a directory; give a directory with --state.`, { details: { path: abs } });
+      if (!statSync(abs).isDirectory()) throw new EnrolError('ENROL_STATE_INVALID', `The enrolment state ${abs} is not a directory; give a directory with --state.`, { details: { path: abs } });
       const s = new EnrolStateDir(abs, maxPending);
       for (const d of [s.#pending, s.#used, s.#devices]) {
         mkdirSync(d, { recursive: true, mode: 0o700 });
