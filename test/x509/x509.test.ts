@@ -201,21 +201,23 @@ describe('non-DER encodings real TPMs ship', () => {
 });
 
 describe('signature algorithms', () => {
-  const cases: Array<[SigAlg, () => { publicKey: import('node:crypto').KeyObject; privateKey: import('node:crypto').KeyObject }]> = [
-    ['rsa-sha1', () => rsaKey()], ['rsa-sha256', () => rsaKey()], ['rsa-sha384', () => rsaKey()], ['rsa-sha512', () => rsaKey()],
-    ['rsa-pss-sha256', () => rsaKey()], ['ecdsa-sha256', () => ecKey('P-256')], ['ecdsa-sha384', () => ecKey('P-384')],
-    ['ecdsa-sha512', () => ecKey('P-384')],
+  // Two keys of each kind, made once: the issuer's and another one.
+  const rsa = [rsaKey(), rsaKey()];
+  const p256 = [ecKey('P-256'), ecKey('P-256')];
+  const p384 = [ecKey('P-384'), ecKey('P-384')];
+  const cases: Array<[SigAlg, typeof rsa]> = [
+    ['rsa-sha1', rsa], ['rsa-sha256', rsa], ['rsa-sha384', rsa], ['rsa-sha512', rsa], ['rsa-pss-sha256', rsa],
+    ['ecdsa-sha256', p256], ['ecdsa-sha384', p384], ['ecdsa-sha512', p384],
   ];
-  for (const [alg, kp] of cases) {
+  for (const [alg, [issuer, otherKey]] of cases) {
     it(`${alg}: verifies, and not with another key or over altered bytes`, () => {
-      const issuer = kp();
       const name = dn(['CN', `CA ${alg}`]);
       const der = makeCert({ issuer: name, subject: seq(), publicKey: ecKey().publicKey, signingKey: issuer.privateKey, alg, extensions: [] });
       const c = parseCertificate(der);
       const issuerKey = parseCertificate(makeCert({ issuer: name, subject: name, publicKey: issuer.publicKey, signingKey: issuer.privateKey, alg, extensions: [ext.ca()] })).publicKey;
       assert.deepEqual(verifyCertificateSignature(c, issuerKey), { ok: true });
       assert.equal(c.signatureAlgorithm.kind, alg.startsWith('ecdsa') ? 'ecdsa' : alg === 'rsa-pss-sha256' ? 'rsa-pss' : 'rsa-pkcs1');
-      const other = parseCertificate(makeCert({ issuer: name, subject: name, publicKey: kp().publicKey, signingKey: issuer.privateKey, alg, extensions: [] })).publicKey;
+      const other = parseCertificate(makeCert({ issuer: name, subject: name, publicKey: otherKey.publicKey, signingKey: issuer.privateKey, alg, extensions: [] })).publicKey;
       assert.equal(verifyCertificateSignature(c, other).ok, false);
       const flipped: X509Cert = { ...c, tbs: Buffer.from(c.tbs) };
       flipped.tbs[flipped.tbs.length - 5]! ^= 0x40;
