@@ -68,13 +68,15 @@ function fail(code: EnrolErrorCode, message: string, cause?: unknown, details?: 
 /** A TPMT_PUBLIC that parses and marshals back to exactly the same bytes (no second encoding of one key). */
 function publicArea(bytes: Buffer, what: string, code: EnrolErrorCode): TPMTPublic {
   let pub: TPMTPublic;
+  let again: Buffer;
   try {
     pub = unmarshal(TPMTPublic, bytes);
+    again = marshal(TPMTPublic, pub);
   } catch (e) {
     if (isTollgateError(e)) fail(code, `The ${what} is not a TPMT_PUBLIC: ${e.message}`, e);
     throw e;
   }
-  if (!marshal(TPMTPublic, pub).equals(bytes)) fail(code, `The ${what} is not canonically encoded.`);
+  if (!again.equals(bytes)) fail(code, `The ${what} is not canonically encoded.`);
   return pub;
 }
 

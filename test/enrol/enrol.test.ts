@@ -334,6 +334,37 @@ describe('refusals', () => {
     }
   });
 
+  it('a request with any byte of its TPM structures or certificates changed is refused with a typed error, never a crash', () => {
+    // Seeded, so a failure reproduces: xorshift32.
+    let seed = 0x9e3779b9;
+    const rnd = (n: number) => {
+      seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0;
+      return seed % n;
+    };
+    const fields: Array<[string, (q: EnrolRequest) => Buffer]> = [
+      ['ekPublic', (q) => q.ekPublic], ['akPublic', (q) => q.akPublic], ['deviceKeyPublic', (q) => q.deviceKeyPublic],
+      ['attest', (q) => q.deviceKeyCertify.attest], ['signature', (q) => q.deviceKeyCertify.signature], ['ekCerts[0]', (q) => q.ekCerts[0]!],
+    ];
+    let refused = 0;
+    for (let i = 0; i < 300; i++) {
+      const q = copyRequest(reqA);
+      const [what, field] = fields[i % fields.length]!;
+      const b = field(q);
+      const at = rnd(b.length);
+      b[at]! ^= 1 << rnd(8);
+      // Half of the AK edits come with the Name recomputed, as an attacker would send them.
+      if (what === 'akPublic' && i % 2 === 0) q.akName = Buffer.from(nameOfOrEmpty(q.akPublic));
+      try {
+        createEnrolChallenge(q, { roots });
+      } catch (e) {
+        assert.ok(e instanceof EnrolError && e.errorClass === 'denied', `${what} byte ${at}: ${String(e)}`);
+        refused++;
+      }
+    }
+    // A flip inside a signature's padding or an unused field can survive; nearly all must not.
+    assert.ok(refused >= 280, `only ${refused} of 300 refused`);
+  });
+
   it('a full state directory refuses more challenges until the pending ones expire and are swept', async () => {
     const state = EnrolStateDir.open(join(dir, 'state-full'), { maxPending: 2 });
     const q = wireRequest(reqA);
@@ -390,3 +421,12 @@ describe('the enrolled-device record', () => {
     }
   });
 });
+
+/** The Name of a public area, or empty when its nameAlg is not a hash (the check then refuses the area). */
+function nameOfOrEmpty(pub: Buffer): Uint8Array {
+  try {
+    return nameOf(pub);
+  } catch {
+    return new Uint8Array(0);
+  }
+}
