@@ -18,6 +18,7 @@ import { startTufServer } from '../test/fixtures/tuf/index.ts';
 import { gateRepo, OSV_TARGET, POLICY_TARGET } from '../test/fixtures/gate/index.ts';
 import { ALG, T, buildTCGLog, expectedPCRs, extendedDigest, typicalBoot } from '../test/fixtures/eventlog/builder.ts';
 import { deviceRecordFromTPM } from '../test/fixtures/attest/device-record.ts';
+import { deviceRecordJSON } from '../attest/enrol/index.ts';
 import { openTPM } from '../hardware/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -213,9 +214,7 @@ async function prepareAttestation(d: DemoContext): Promise<void> {
   let record: unknown;
   try {
     for (const e of boot) if (e.type !== T.NO_ACTION) await tpm.pcrExtend(e.pcr, banks.map((b) => ({ hashAlg: b, digest: extendedDigest(e, b) })));
-    // Enrolment (credential activation with the verifier, tollgate appraise enroll) is not on this
-    // branch yet: the record it would write is made straight from the TPM.
-    record = await deviceRecordFromTPM(tpm, { caDir: d.tpm.caDir, hostname: 'demo-device' });
+    record = deviceRecordJSON(await deviceRecordFromTPM(tpm, { caDir: d.tpm.caDir, hostname: 'demo-device' }));
   } finally {
     await tpm.close();
   }

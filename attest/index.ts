@@ -57,3 +57,4 @@ export * as cose from './cose/index.ts';
 export * as eat from './eat/index.ts';
 export * as ear from './ear/index.ts';
 export * as appraise from './appraise/index.ts';
+export * as enrol from './enrol/index.ts';

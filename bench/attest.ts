@@ -38,7 +38,7 @@ export async function run(): Promise<BenchResult[]> {
     const tpm = await openTPM(sw.uri);
     try {
       await provision(tpm, { eks: ['rsa'] });
-      const record = await deviceRecordFromTPM(tpm);
+      const record = await deviceRecordFromTPM(tpm, { caDir: sw.caDir });
       const identity = await A.evidenceIdentity(tpm);
 
       // 1. Creation, alternating with the floors in blocks so drift on a shared machine hits all alike.

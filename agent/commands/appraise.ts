@@ -1,8 +1,8 @@
 // `tollgate appraise …`, the verifier's command group. `tollgate appraise EVIDENCE` (here) appraises
 // evidence against an enrolled device record and reference values, with no TPM, and answers with
-// a signed EAR. The enrolment subcommands (`tollgate appraise enroll …`) are defined in
-// ./enroll.ts and registered with this group: `commands` below lists them too once that module
-// exists. This module only reads the inputs, signs and writes the result.
+// a signed EAR. The enrolment subcommand (`tollgate appraise enroll …`) is defined with the other
+// enrolment commands in ./enroll.ts and registered with this group below. This module only reads
+// the inputs, signs and writes the result.
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { CommandContext, CommandSpec } from '../command.ts';
 import { optString, requireOption } from '../options.ts';
@@ -10,6 +10,7 @@ import { TollgateError, parseNonce } from '../../hardware/index.ts';
 import { appraise as A, cose, eat, ear } from '../../attest/index.ts';
 import { readInputFile, writeOutputFile } from '../files.ts';
 import { VERSION } from '../version.ts';
+import { appraiseEnroll } from './enroll.ts';
 
 const MAX_INPUT = 64 * 1024 * 1024;
 
@@ -24,6 +25,16 @@ function verifierKey(ctx: CommandContext, path: string): KeyObject {
   const curve = key.asymmetricKeyType === 'ec' ? key.asymmetricKeyDetails?.namedCurve : undefined;
   if (curve !== 'prime256v1' && curve !== 'secp384r1') throw new TollgateError('APPRAISE_KEY_INVALID', `--key ${path} is a ${key.asymmetricKeyType ?? 'unknown'} key${curve ? ` on ${curve}` : ''}; EARs are signed with EC P-256 (ES256) or P-384 (ES384).`, 'usage');
   return key;
+}
+
+/** The record is the verifier's own input here: one that does not parse is a usage error (exit 2). */
+function deviceRecord(bytes: Buffer): A.DeviceRecord {
+  try {
+    return A.parseDeviceRecord(bytes);
+  } catch (e) {
+    if (e instanceof TollgateError && e.code === 'ENROL_RECORD_INVALID') throw new A.AppraiseError('APPRAISE_RECORD_INVALID', `--device: ${e.message}`, { cause: e });
+    throw e;
+  }
 }
 
 const appraiseCmd: CommandSpec = {
@@ -62,7 +73,7 @@ const appraiseCmd: CommandSpec = {
     const out = optString(ctx, 'out');
     const keyFile = optString(ctx, 'key');
     if (out !== undefined && keyFile === undefined) throw new TollgateError('CLI_MISSING_OPTION', '--out writes a signed EAR: give the verifier\'s key with --key PEM.', 'usage');
-    const device = A.parseDeviceRecord(readInputFile(ctx, '--device', requireOption(ctx, 'device', 'device.json'), MAX_INPUT));
+    const device = deviceRecord(readInputFile(ctx, '--device', requireOption(ctx, 'device', 'device.json'), MAX_INPUT));
     const refFile = optString(ctx, 'reference');
     const reference = refFile === undefined ? undefined : A.parseReferenceValues(readInputFile(ctx, '--reference', refFile, MAX_INPUT));
     const prevFile = optString(ctx, 'previous');
@@ -99,5 +110,5 @@ const appraiseCmd: CommandSpec = {
   },
 };
 
-/** The `appraise` group: appraisal here; the enrolment subcommands join from ./enroll.ts. */
-export const commands: CommandSpec[] = [appraiseCmd];
+/** The `appraise` group: appraisal of evidence, and the verifier side of enrolment. */
+export const commands: CommandSpec[] = [appraiseCmd, appraiseEnroll];

@@ -37,7 +37,7 @@ const attest: CommandSpec = {
   summary: 'Make evidence for a verifier: EAT (CWT in COSE_Sign1) with a quote bound to PCRs, event logs and installed software, signed by the device key.',
   usage: [
     'tollgate attest --nonce HEX --out FILE [--pcrs LIST] [--event-log FILE | --no-event-log] [--ima-log FILE | --no-ima-log]',
-    '                [--ima-offset N] [--state DIR] [--tpm URI] [--json]',
+    '                [--ima-offset N] [--ek rsa|ecc] [--state DIR] [--tpm URI] [--json]',
     'tollgate attest --show FILE [--json]',
     '',
     'The evidence follows attest/eat/PROFILE.md. Logs default to the kernel\'s',
@@ -56,13 +56,14 @@ const attest: CommandSpec = {
     'ima-log': { type: 'string', valueName: 'FILE', description: 'The IMA log (binary_runtime_measurements) to send (default: the kernel\'s, for the kernel\'s TPM).' },
     'no-ima-log': { type: 'boolean', description: 'Send no IMA log.' },
     'ima-offset': { type: 'string', valueName: 'N', description: 'Send IMA entries from index N on (the verifier appraised the ones before).' },
+    ek: { type: 'string', valueName: 'rsa|ecc', description: 'The EK the device enrolled with (default: as enrolment chose, the RSA EK when NV holds its certificate).' },
     state: { type: 'string', valueName: 'DIR', description: 'tollgate state directory, for installed.json (default $TOLLGATE_STATE or /var/lib/tollgate).' },
     show: { type: 'string', valueName: 'FILE', description: 'Print an evidence file readably (with --json: as JSON) instead of making one.' },
   },
   async run(ctx) {
     const shown = optString(ctx, 'show');
     if (shown !== undefined) {
-      const extra = ['nonce', 'out', 'pcrs', 'event-log', 'ima-log', 'ima-offset', 'no-event-log', 'no-ima-log'].filter((o) => ctx.values[o] !== undefined);
+      const extra = ['nonce', 'out', 'pcrs', 'event-log', 'ima-log', 'ima-offset', 'no-event-log', 'no-ima-log', 'ek'].filter((o) => ctx.values[o] !== undefined);
       if (extra.length) throw usage(`--show reads an evidence file; it takes no ${extra.map((o) => `--${o}`).join(', ')}.`);
       show(ctx, shown);
       return;
@@ -76,11 +77,13 @@ const attest: CommandSpec = {
     const root = stateRoot(ctx);
     const installed = readInstalled(root);
     const pcrs = optString(ctx, 'pcrs');
+    const ek = optString(ctx, 'ek');
+    if (ek !== undefined && ek !== 'rsa' && ek !== 'ecc') throw new TollgateError('CLI_OPTION_VALUE', `--ek ${ek} is not rsa or ecc.`, 'usage');
     const tpm = await openTPM(resolveTPMURI(optString(ctx, 'tpm'), ctx.env));
     let created: A.CreatedEvidence;
     try {
       created = await A.createEvidence(tpm, {
-        nonce, installed: installedSoftware(installed), swversion: VERSION,
+        nonce, ...(ek !== undefined ? { identity: await A.evidenceIdentity(tpm, { ek }) } : {}), installed: installedSoftware(installed), swversion: VERSION,
         ...(pcrs !== undefined ? { pcrs } : {}), ...(eventLog !== undefined ? { eventLog } : {}), ...(imaLog !== undefined ? { imaLog } : {}),
         ...(offText !== undefined ? { imaOffset: Number(offText) } : {}),
       });

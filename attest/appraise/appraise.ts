@@ -23,7 +23,8 @@ import {
 import { verifySign1 } from '../cose/index.ts';
 import { decodeEvidence, type DecodedEvidence } from '../eat/index.ts';
 import { appraisalFromReasons, buildEAR, type Appraisal, type ClaimReason, type EAR, type TrustClaim, type TrustTier, type VerifierId } from '../ear/index.ts';
-import { deviceKeys, type DeviceKeys, type DeviceRecord } from './record.ts';
+import type { DeviceRecord } from '../enrol/index.ts';
+import { deviceKeys, type DeviceKeys } from './record.ts';
 import type { ReferenceValues } from './reference.ts';
 import type { AppraisalState } from './state.ts';
 
@@ -115,7 +116,7 @@ function errMessage(e: unknown): string {
 
 /** Appraises tollgate evidence (see the file comment). Throws only for evidence that does not decode. */
 export function appraise(evidence: Uint8Array, opts: AppraiseOptions): AppraiseResult {
-  const dev = 'record' in opts.device ? opts.device : deviceKeys(opts.device);
+  const dev = 'kind' in opts.device && opts.device.kind === 'device-keys' ? opts.device : deviceKeys(opts.device as DeviceRecord);
   const d = decodeEvidence(evidence, { binding: 'report' });
   const q = d.parsed.quote.attest;
   const qi = q.attested as TPMSQuoteInfo;
@@ -171,7 +172,7 @@ function chainOfTrust(R: Reasons, d: DecodedEvidence, dev: DeviceKeys): boolean 
   }
 
   try {
-    verifySign1(d.sign1, dev.deviceKey);
+    verifySign1(d.sign1, dev.deviceKeyObject);
     R.add('signature', 'affirming', 'The COSE_Sign1 is signed by the enrolled device key.', { category: 'instance-identity', value: V.trustworthy });
   } catch (e) {
     ok = R.add('signature', 'contraindicated', `The COSE_Sign1 does not verify with the enrolled device key: ${errMessage(e)}`, { category: 'instance-identity', value: V.cryptoFailed, expected: `ES256 signature by the device key ${hex(dev.deviceKeyName)}` }) && ok;
@@ -401,7 +402,7 @@ function replayFailure(R: Reasons, e: unknown, state: eventlog.PCRState, claimed
 
 function appraiseReference(R: Reasons, d: DecodedEvidence, dev: DeviceKeys, claimed: QuotePCRValue[], logs: LogResult, ref: ReferenceValues): void {
   if (ref.ekRoots) {
-    const chain = dev.record.ekChain;
+    const chain = dev.ekChain;
     const vendor = chain?.vendor ?? undefined;
     const hit = chain && ((vendor !== undefined && ref.ekRoots.vendors.has(vendor.toLowerCase())) || chain.path.some((f) => ref.ekRoots!.fingerprints.has(f)));
     if (hit) R.add('reference.ekRoots', 'affirming', `The EK certificate chains to an allowed CA (${vendor ?? chain!.root}).`, { category: 'hardware', value: V.trustworthy });

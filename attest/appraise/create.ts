@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import {
   TPM_ALG, TPM2BPublic, TPMTPublic, marshal, pcrDigest, parsePCRList, selectedPCRs, certifyDeviceKey, inspectHandles,
-  ProvisionError, AK_HANDLE, DEVICE_KEY_HANDLE, PERSISTENT_HANDLES, eventlog, hex32,
-  type TPM, type TPMLPCRSelection, type TPMTPublic as TPMTPublicT, type TPMSQuoteInfo, type TPMSSignatureECC, type PCRValue,
+  ProvisionError, AK_HANDLE, DEVICE_KEY_HANDLE, PERSISTENT_HANDLES, eventlog, hex32, readEKCertificates, ekCertMatches,
+  type TPM, type HandleStatus, type TPMLPCRSelection, type TPMTPublic as TPMTPublicT, type TPMSQuoteInfo, type TPMSSignatureECC, type PCRValue,
 } from '../../hardware/index.ts';
 import { COSE_ALG, type CoseSigner } from '../cose/index.ts';
 import {
@@ -64,8 +64,21 @@ function notProvisioned(what: string): ProvisionError {
 }
 
 /**
- * Reads what evidence names the device by: the EK public area (RSA EK by default, else the ECC
- * one: the EK the enrolment used), the AK and the device key; and has the AK certify the device
+ * The EK enrolment used when it chose itself (attest/enrol): the RSA EK when an EK certificate in
+ * NV certifies it, else the ECC EK. (A device enrolled with a certificate from elsewhere names its
+ * EK with `ek`.)
+ */
+async function enrolledEK(tpm: TPM, rsa: HandleStatus, ecc: HandleStatus): Promise<'rsa' | 'ecc'> {
+  if (rsa.state === 'ours') {
+    const certs = (await readEKCertificates(tpm)).certificates;
+    if (certs.some((c) => ekCertMatches(c, rsa.public!))) return 'rsa';
+  }
+  return ecc.state === 'ours' ? 'ecc' : 'rsa';
+}
+
+/**
+ * Reads what evidence names the device by: the EK public area (the EK enrolment used, see
+ * enrolledEK), the AK and the device key; and has the AK certify the device
  * key (TPM2_Certify), unless a certification to reuse is given. A long-running agent calls this
  * once and passes the result to every createEvidence().
  */
@@ -77,7 +90,7 @@ export async function evidenceIdentity(tpm: TPM, opts: { ek?: 'rsa' | 'ecc'; key
     if (s.state === 'absent') throw notProvisioned(role === 'ak' ? `AK at ${hex32(PERSISTENT_HANDLES.ak)}` : `device key at ${hex32(PERSISTENT_HANDLES.device)}`);
     if (s.state === 'foreign') throw new ProvisionError('PROVISION_FOREIGN_OBJECT', `The object at ${hex32(s.handle)} is not tollgate's ${role === 'ak' ? 'AK' : 'device key'} (${s.reason}); evidence cannot be made with it.`);
   }
-  const ek = opts.ek ?? (at('ek-rsa').state === 'ours' ? 'rsa' : 'ecc');
+  const ek = opts.ek ?? await enrolledEK(tpm, at('ek-rsa'), at('ek-ecc'));
   const eks = at(ek === 'rsa' ? 'ek-rsa' : 'ek-ecc');
   if (eks.state !== 'ours') throw notProvisioned(`${ek.toUpperCase()} EK at ${hex32(eks.handle)}`);
   const ak = at('ak');

@@ -3,7 +3,9 @@
 // by the device key); the verifier side appraises it against the enrolled device record, its
 // nonce, reference values and the state of the last appraisal, and answers with an EAR.
 export { AppraiseError, type AppraiseErrorCode } from './errors.ts';
-export { parseDeviceRecord, deviceKeys, type DeviceRecord, type DeviceKeys } from './record.ts';
+export { deviceKeys, type DeviceKeys } from './record.ts';
+// The record itself is attest/enrol's; re-exported for callers that appraise.
+export { parseDeviceRecord, type DeviceRecord } from '../enrol/index.ts';
 export { parseReferenceValues, REFERENCE_VERSION, type ReferenceValues, type ImaRule } from './reference.ts';
 export { parseAppraisalState, serializeAppraisalState, type AppraisalState } from './state.ts';
 export {

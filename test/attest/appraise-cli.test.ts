@@ -18,6 +18,7 @@ import { startTufServer, type TufServer } from '../fixtures/tuf/index.ts';
 import { gateRepo } from '../fixtures/gate/index.ts';
 import * as B from '../fixtures/eventlog/builder.ts';
 import { deviceRecordFromTPM } from '../fixtures/attest/device-record.ts';
+import { deviceRecordJSON } from '../../attest/enrol/index.ts';
 
 const DIST = join(import.meta.dirname, '..', '..', 'dist', 'tollgate');
 const BANKS = [B.ALG.SHA1, B.ALG.SHA256];
@@ -59,7 +60,7 @@ before(async () => {
     for (const e of boot) if (e.type !== B.T.NO_ACTION) await tpm.pcrExtend(e.pcr, BANKS.map((b) => ({ hashAlg: b, digest: B.extendedDigest(e, b) })));
     return deviceRecordFromTPM(tpm, { caDir: sw.caDir });
   });
-  writeFileSync(join(dir, 'device.json'), JSON.stringify(record, null, 2));
+  writeFileSync(join(dir, 'device.json'), JSON.stringify(deviceRecordJSON(record), null, 2));
   writeFileSync(join(dir, 'boot.bin'), B.buildTCGLog(boot, { banks: BANKS }));
   const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   writeFileSync(join(dir, 'verifier.pem'), k.privateKey.export({ type: 'pkcs8', format: 'pem' }));
@@ -152,7 +153,7 @@ describe('tollgate attest / appraise (dist/tollgate)', () => {
       [['appraise', 'ev2.cbor', '--nonce', 'ab'.repeat(16)], 2, 'CLI_MISSING_OPTION', /--device is required/],
       [['appraise', 'ev2.cbor', '--device', 'device.json', '--nonce', 'ab'.repeat(16), '--out', 'x.jwt'], 2, 'CLI_MISSING_OPTION', /--key/],
       [['appraise', 'ev2.cbor', '--device', 'device.json', '--nonce', 'ab'.repeat(16), '--reference', 'bad-ref.json'], 2, 'APPRAISE_REFERENCE_INVALID', /\$\.eventlog: is not a known key/],
-      [['appraise', 'ev2.cbor', '--device', 'boot.bin', '--nonce', 'ab'.repeat(16)], 2, 'APPRAISE_RECORD_INVALID', /not JSON/],
+      [['appraise', 'ev2.cbor', '--device', 'boot.bin', '--nonce', 'ab'.repeat(16)], 2, 'APPRAISE_RECORD_INVALID', /--device: The enrolled-device record is not valid/],
       [['appraise', 'ev2.cbor', '--device', 'device.json', '--nonce', 'ab'.repeat(16), '--key', 'device.json'], 2, 'APPRAISE_KEY_INVALID', /not a private key/],
       [['appraise', 'ev2.cbor', '--device', 'device.json', '--nonce', 'ab'.repeat(16), '--format', 'xml'], 2, 'CLI_OPTION_VALUE', /jwt or cbor/],
       [['appraise', 'ev2.cbor', '--device', 'device.json', '--nonce', 'ab'.repeat(16), '--previous', 'missing.json'], 2, 'CLI_FILE_UNREADABLE', /ENOENT/],

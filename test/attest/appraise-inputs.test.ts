@@ -1,5 +1,5 @@
-// The verifier's inputs, without a TPM: reference values, device records and saved appraisal
-// state are parsed strictly (a typo never switches a requirement off; each refusal names the JSON
+// The verifier's inputs, without a TPM: reference values and saved appraisal state are parsed
+// strictly (a typo never switches a requirement off; each refusal names the JSON
 // path), and hostile evidence is refused with typed errors or appraised as contraindicated —
 // never an untyped exception, never affirmed.
 import { describe, it, before } from 'node:test';
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TPMTPublic, marshal, publicName } from '../../hardware/index.ts';
+import { publicName } from '../../hardware/index.ts';
 import { appraise as A, eat } from '../../attest/index.ts';
 import { TollgateError as BaseError } from '../../hardware/index.ts';
 import { makeEvidence, softwareTpm, type SoftwareTpm } from '../fixtures/attest/evidence.ts';
@@ -87,50 +87,13 @@ describe('reference values', () => {
   });
 });
 
-function recordOf(t: SoftwareTpm): A.DeviceRecord {
-  const ueid = eat.ueidFromEKPublic(t.ekPublicArea);
-  const kc = t.keyCertification();
-  const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
-  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+/** The keys appraisal needs, straight from a software TPM fixture (no record parsing involved). */
+function keysOf(t: SoftwareTpm): A.DeviceKeys {
   return {
-    version: 1, deviceId: hex(ueid.subarray(1)), ueid: hex(ueid), ekPublic: b64(t.ekPublicArea), ekCertificates: [], ekChain: null,
-    akPublic: b64(marshal(TPMTPublic, t.akPublic)), akName: hex(publicName(t.akPublic)),
-    deviceKeyPublic: b64(marshal(TPMTPublic, t.devicePublic)), deviceKeyName: hex(publicName(t.devicePublic)),
-    deviceKeyCertify: { attest: b64(kc.attest), signature: b64(kc.signature) },
-    enrolledAt: '2026-01-01T00:00:00Z', facts: { hostname: 'h', version: '0.1.0' },
+    kind: 'device-keys', ueid: Buffer.from(eat.ueidFromEKPublic(t.ekPublicArea)), akPublic: t.akPublic, akName: Buffer.from(publicName(t.akPublic)), akKey: t.ak.publicKey,
+    deviceKeyPublic: t.devicePublic, deviceKeyName: Buffer.from(publicName(t.devicePublic)), deviceKeyObject: t.device.publicKey, ekChain: null,
   };
 }
-
-describe('device records', () => {
-  let t: SoftwareTpm;
-  before(() => { t = softwareTpm(); });
-
-  it('parse when every field agrees with the others', () => {
-    const r = recordOf(t);
-    assert.deepEqual(A.parseDeviceRecord(JSON.stringify(r)), r);
-    const k = A.deviceKeys(r);
-    assert.equal(k.akName.toString('hex'), r.akName);
-  });
-
-  it('refuse unknown fields, and names, UEIDs and ids that are not those of the keys', () => {
-    const r = recordOf(t);
-    const other = softwareTpm();
-    const cases: Array<[unknown, RegExp]> = [
-      [{ ...r, extra: 1 }, /\$\.extra is not a field/],
-      [{ ...r, version: 2 }, /version is not 1/],
-      [{ ...r, ueid: recordOf(other).ueid }, /ueid is not the UEID of its ekPublic/],
-      [{ ...r, deviceId: '00'.repeat(32) }, /deviceId is not the device id/],
-      [{ ...r, akName: r.deviceKeyName }, /akName is not the Name of its akPublic/],
-      [{ ...r, deviceKeyPublic: recordOf(other).deviceKeyPublic }, /deviceKeyName is not the Name/],
-      [{ ...r, akPublic: 'AAAA' }, /akPublic is not a TPMT_PUBLIC/],
-      [{ ...r, akPublic: 'not base64!' }, /akPublic is not canonical base64/],
-      [{ ...r, ekChain: { vendor: null, path: ['zz'], root: 'x' } }, /ekChain\.path\[0\] is not 32 bytes/],
-      [{ ...r, facts: { hostname: 'h' } }, /facts\.version is missing/],
-      ['[1,2]', /\$ is not a JSON object/],
-    ];
-    for (const [input, message] of cases) refused(() => A.parseDeviceRecord(typeof input === 'string' ? input : JSON.stringify(input)), 'APPRAISE_RECORD_INVALID', message);
-  });
-});
 
 describe('saved appraisal state', () => {
   it('round-trips, and refuses anything else', () => {
@@ -166,12 +129,12 @@ function prng(seed: number): () => number {
 
 describe('hostile evidence', () => {
   let t: SoftwareTpm;
-  let record: A.DeviceRecord;
+  let record: A.DeviceKeys;
   const nonce = new Uint8Array(32).fill(0x42);
   let bytes: Uint8Array;
   before(async () => {
     t = softwareTpm();
-    record = recordOf(t);
+    record = keysOf(t);
     bytes = (await makeEvidence(t, nonce, { eventLogs: [] })).bytes;
   });
 
