@@ -17,8 +17,6 @@ import { startSwtpm, type Swtpm } from '../test/swtpm.ts';
 import { startTufServer } from '../test/fixtures/tuf/index.ts';
 import { gateRepo, OSV_TARGET, POLICY_TARGET } from '../test/fixtures/gate/index.ts';
 import { ALG, T, buildTCGLog, expectedPCRs, extendedDigest, typicalBoot } from '../test/fixtures/eventlog/builder.ts';
-import { deviceRecordFromTPM } from '../test/fixtures/attest/device-record.ts';
-import { deviceRecordJSON } from '../attest/enrol/index.ts';
 import { openTPM } from '../hardware/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -203,25 +201,28 @@ export const steps: DemoStep[] = [
   },
 ];
 
-/** The verifier's side of enrolment and its inputs: the device record, reference values and signing key. */
+/** Enrolment with the verifier, a measured boot, and the verifier's inputs: reference values and signing key. */
 async function prepareAttestation(d: DemoContext): Promise<void> {
+  d.say('First the device enrols with the verifier (two round trips; TPM2_ActivateCredential proves the AK is in the TPM whose EK');
+  d.say('the vendor certified; the swtpm\'s EK certificate comes from its local test CA, which the verifier is told to trust):');
+  const ca = ['issuercert.pem', 'swtpm-localca-rootca-cert.pem'].flatMap((f) => ['--ek-ca', join(d.tpm.caDir, f)]);
+  await d.tollgate(['enroll', 'request', '--out', 'enrol/request.json', '--hostname', 'demo-device'], { quiet: true });
+  await d.tollgate(['appraise', 'enroll', 'enrol/request.json', '--state', 'verifier', '--out', 'enrol/challenge.json', ...ca], { quiet: true });
+  const id = (JSON.parse(readFileSync(join(d.work, 'enrol', 'challenge.json'), 'utf8')) as { enrolmentId: string }).enrolmentId;
+  await d.tollgate(['enroll', 'activate', 'enrol/challenge.json', '--out', 'enrol/proof.json'], { quiet: true });
+  await d.tollgate(['appraise', 'enroll', '--finish', 'enrol/proof.json', '--enrolment-id', id, '--state', 'verifier', '--out', 'device.json']);
   // swtpm has no firmware: extend a synthesised measured boot into it, as firmware would, and keep
   // its log where the kernel would expose it (here a file the device sends).
   const boot = typicalBoot({ seed: 'demo' });
   const banks = [ALG.SHA1, ALG.SHA256];
   writeFileSync(join(d.work, 'boot-log.bin'), buildTCGLog(boot, { banks }));
   const tpm = await openTPM(d.tpm.uri);
-  let record: unknown;
   try {
     for (const e of boot) if (e.type !== T.NO_ACTION) await tpm.pcrExtend(e.pcr, banks.map((b) => ({ hashAlg: b, digest: extendedDigest(e, b) })));
-    record = deviceRecordJSON(await deviceRecordFromTPM(tpm, { caDir: d.tpm.caDir, hostname: 'demo-device' }));
   } finally {
     await tpm.close();
   }
-  writeFileSync(join(d.work, 'device.json'), JSON.stringify(record, null, 2) + '\n');
-  d.say('A measured boot was extended into the software TPM (it has no firmware), and its log written to boot-log.bin.');
-  d.say('Enrolment record (device.json): the EK, its certificate chain, the AK and the device key the AK certified.');
-  d.say('(Made from the TPM by the test fixture: the `tollgate appraise enroll` exchange is another branch\'s work.)');
+  d.say('A measured boot was extended into the software TPM (it has no firmware) and its log written to boot-log.bin.');
   const pcr7 = expectedPCRs(boot, banks).get(`${ALG.SHA256}:7`)!.toString('hex');
   const reference = {
     version: 1,
