@@ -238,6 +238,22 @@ describe('evidence appraised against the enrolled device and reference values (s
     assert.equal(reason(r, 'keyCertification').expected, `device key Name ${record.deviceKeyName.toString('hex')}`);
   });
 
+  it('PCR values in the claims that are not the quoted ones are contraindicated (pcrs), even when everything is signed', async () => {
+    // A compromised OS can have the TPM quote and sign anything, but not make the quote cover
+    // values the PCRs do not hold.
+    const identity = await A.evidenceIdentity(tpm);
+    const nonce = randomBytes(32);
+    const real = good.created.claims.pcrs;
+    const fake = real.map((b) => ({ ...b, values: b.values.map((v) => (v.pcr === 4 ? { ...v, digest: Buffer.alloc(32, 0x44) } : v)) }));
+    const claims = eat.buildClaims({ nonce, ueid: identity.ueid, pcrs: fake, keyCertification: identity.keyCertification });
+    const q = await tpm.quote(AK_HANDLE, eat.expectedQuoteExtraData(claims), good.created.selection);
+    const bytes = await eat.encodeEvidence(eat.withQuote(claims, { attest: q.attestBytes, signature: q.signatureBytes }), A.tpmCoseSigner(tpm, { kid: identity.deviceKeyName }));
+    const r = A.appraise(bytes, { device: record, nonce, reference: reference() });
+    assert.deepEqual(failed(r), ['pcrs']);
+    assert.match(reason(r, 'pcrs').expected!, /^pcrDigest [0-9a-f]{64}$/);
+    assert.equal(r.appraisal.reasons!.some((c) => c.claim === 'pcrs.sha256:7'), false, 'no reference value is applied to values the quote does not vouch for');
+  });
+
   it('a quote from another TPM is contraindicated (quote.signature), even inside evidence the enrolled device key signed', async () => {
     const sw2 = await startSwtpm();
     const tpm2 = await openTPM(sw2.uri);
@@ -255,6 +271,16 @@ describe('evidence appraised against the enrolled device and reference values (s
       const bytes = await eat.encodeEvidence(eat.withQuote(claims, { attest: q.attestBytes, signature: q.signatureBytes }), A.tpmCoseSigner(tpm, { kid: identity.deviceKeyName }));
       const r = A.appraise(bytes, { device: record, nonce });
       assert.deepEqual(failed(r), ['quote.signature']);
+      // The enrolled keys named, but certified by the other TPM's AK (its TPM2_Certify of its own
+      // device key): the certification does not verify with the enrolled AK.
+      const foreignCert = (await A.evidenceIdentity(tpm2)).keyCertification;
+      const n3 = randomBytes(32);
+      const c3 = eat.buildClaims({ nonce: n3, ueid: identity.ueid, pcrs: good.created.claims.pcrs, keyCertification: { ...identity.keyCertification, attest: foreignCert.attest, signature: foreignCert.signature } });
+      const q3 = await tpm.quote(AK_HANDLE, eat.expectedQuoteExtraData(c3), sel);
+      const b3 = await eat.encodeEvidence(eat.withQuote(c3, { attest: q3.attestBytes, signature: q3.signatureBytes }), A.tpmCoseSigner(tpm, { kid: identity.deviceKeyName }));
+      const r3 = A.appraise(b3, { device: record, nonce: n3 });
+      assert.deepEqual(failed(r3), ['keyCertification']);
+      assert.match(reason(r3, 'keyCertification').message, /does not verify with the enrolled AK/);
       // All of it from the other TPM. (swtpms copied from one manufactured state share the
       // endorsement seed, so the EK and UEID are the same; the AK and device key are not.)
       const all = await A.createEvidence(tpm2, { nonce, eventLog: false, imaLog: false });
