@@ -52,6 +52,7 @@ const appraiseCmd: CommandSpec = {
     'to pass as --previous next time (TPM clock, log replay state); it is written only for evidence that',
     'is authentic and fresh. Exit codes: 0 affirming or warning (1 for warning with --fail-on-warning),',
     '1 contraindicated or undecodable evidence, 2 a problem with the inputs.',
+    'Enrolment, which writes the RECORD, is `tollgate appraise enroll` (see its --help).',
   ].join('\n'),
   positionals: [{ name: 'evidence', required: true }],
   options: {
