@@ -11,8 +11,7 @@ export {
 export { GUID, type VariableData, type SignatureList, type SignatureEntry, type CertificateInfo, type LoadOption, type DevicePath } from './uefi.ts';
 export { parseIMABinary, parseIMAAscii, type IMAEntry, type IMAFields, type IMALog, type IMAParseOptions } from './ima.ts';
 export { PCRState, type IMAMode } from './state.ts';
-export {
-  replayTCG, replayIMA, matchQuote, quotedPCRs, verifyEventLogs,
-  type IMAReplay, type QuotedPCRs, type MatchContext, type QuoteMatch, type EventRef, type MismatchDiagnosis,
-  type VerifyEventLogsInput, type VerifiedEventLogs,
-} from './replay.ts';
+export { replayTCG, replayIMA, type IMAReplay } from './replay.ts';
+export { matchQuote, quotedPCRs, type QuotedPCRs, type MatchContext, type QuoteMatch } from './match.ts';
+export { type EventRef, type MismatchDiagnosis } from './locate.ts';
+export { verifyEventLogs, type VerifyEventLogsInput, type VerifiedEventLogs } from './verify.ts';
