@@ -10,6 +10,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_REQUEST_BYTES, parseDeviceRecord, parseEnrolChallenge, parseEnrolRequest } from '../../attest/enrol/index.ts';
+import { publicKeyOf, toKeyObject } from '../../hardware/index.ts';
+import { makeEK, makeIntermediate, makeRoot } from '../fixtures/ekcerts.ts';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
 import { withTPM, assertNothingTransient } from '../tpm/helpers.ts';
 import { localCAFiles } from './helpers.ts';
@@ -117,6 +119,30 @@ describe('tollgate enroll / appraise enroll (dist/tollgate)', () => {
     const again = await tollgate(['appraise', 'enroll', '--finish', p('proof.json'), '--enrolment-id', c.enrolmentId, '--state', state, '--json']);
     expectError(again, 1, 'ENROL_REPLAYED');
     assert.deepEqual(readFileSync(fin.json.record), before);
+  });
+
+  it('enrols with the ECC EK when its certificate and CA come from a file (--ek-cert), trusting the vendor root given with --ek-ca', async () => {
+    const root = makeRoot('Tollgate Test EK Root');
+    const inter = makeIntermediate(root, 'Tollgate Test EK Intermediate');
+    const ek = await withTPM(sw, async (tpm) => (await tpm.readPublic(0x81010002)).outPublic);
+    const pem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
+    writeFileSync(p('ecc-ek.pem'), pem(makeEK(inter, toKeyObject(publicKeyOf(ek)))) + pem(inter.der));
+    writeFileSync(p('vendor-root.pem'), pem(root.der));
+    const req = await tollgate(['enroll', 'request', '--ek', 'ecc', '--ek-cert', p('ecc-ek.pem'), '--out', p('request-ecc.json'), '--json']);
+    assert.equal(req.code, 0, req.stdout + req.stderr);
+    assert.equal(req.json.ek, 'ecc');
+    assert.equal(req.json.ekCertificate, '--ek-cert');
+    const state = p('state-ecc');
+    const ch = await tollgate(['appraise', 'enroll', p('request-ecc.json'), '--state', state, '--out', p('challenge-ecc.json'), '--ek-ca', p('vendor-root.pem'), '--json']);
+    assert.equal(ch.code, 0, ch.stdout + ch.stderr);
+    assert.equal(ch.json.ek, 'ecc');
+    assert.equal(ch.json.ekChain.root, 'C=CH, O=Tollgate Test TPM Vendor, CN=Tollgate Test EK Root');
+    const act = await tollgate(['enroll', 'activate', p('challenge-ecc.json'), '--out', p('proof-ecc.json'), '--json']);
+    assert.equal(act.code, 0, act.stdout + act.stderr);
+    assert.equal(act.json.ek, 'ecc');
+    const fin = await tollgate(['appraise', 'enroll', '--finish', p('proof-ecc.json'), '--enrolment-id', ch.json.enrolmentId, '--state', state, '--out', p('record-ecc.json'), '--json']);
+    assert.equal(fin.code, 0, fin.stdout + fin.stderr);
+    assert.equal(parseDeviceRecord(readFileSync(p('record-ecc.json'))).ek.type, 0x0023);
   });
 
   it('without the swtpm CA the EK is refused (exit 1) and nothing is kept pending', async () => {
