@@ -20,10 +20,10 @@ function verifierKey(ctx: CommandContext, path: string): KeyObject {
   try {
     key = createPrivateKey(pem);
   } catch (e) {
-    throw new TollgateError('APPRAISE_KEY_INVALID', `--key ${path} is not a private key in PEM (${(e as Error).message}); give the verifier's EC P-256 or P-384 private key.`, 'usage', { cause: e });
+    throw new A.AppraiseError('APPRAISE_KEY_INVALID', `--key ${path} is not a private key in PEM (${(e as Error).message}); give the verifier's EC P-256 or P-384 private key.`, { cause: e });
   }
   const curve = key.asymmetricKeyType === 'ec' ? key.asymmetricKeyDetails?.namedCurve : undefined;
-  if (curve !== 'prime256v1' && curve !== 'secp384r1') throw new TollgateError('APPRAISE_KEY_INVALID', `--key ${path} is a ${key.asymmetricKeyType ?? 'unknown'} key${curve ? ` on ${curve}` : ''}; EARs are signed with EC P-256 (ES256) or P-384 (ES384).`, 'usage');
+  if (curve !== 'prime256v1' && curve !== 'secp384r1') throw new A.AppraiseError('APPRAISE_KEY_INVALID', `--key ${path} is a ${key.asymmetricKeyType ?? 'unknown'} key${curve ? ` on ${curve}` : ''}; EARs are signed with EC P-256 (ES256) or P-384 (ES384).`);
   return key;
 }
 

@@ -9,7 +9,7 @@ export type AppraiseErrorCode =
   | 'APPRAISE_REFERENCE_INVALID'
   | 'APPRAISE_RECORD_INVALID'
   | 'APPRAISE_STATE_INVALID'
-  | 'APPRAISE_INPUT_INVALID'
+  | 'APPRAISE_KEY_INVALID'
   | 'EVIDENCE_INPUT_INVALID'
   | 'EVIDENCE_LOG_UNREADABLE'
   | 'EVIDENCE_LOG_INVALID'
@@ -21,7 +21,7 @@ const CLASS: Record<AppraiseErrorCode, ErrorClass> = {
   APPRAISE_REFERENCE_INVALID: 'usage',
   APPRAISE_RECORD_INVALID: 'usage',
   APPRAISE_STATE_INVALID: 'usage',
-  APPRAISE_INPUT_INVALID: 'usage',
+  APPRAISE_KEY_INVALID: 'usage',
   // The device side: a bad option, a log file that cannot be read or is not a log, a system
   // that keeps measuring while it is quoted, a TPM that signed with something unexpected.
   EVIDENCE_INPUT_INVALID: 'usage',
