@@ -52,7 +52,10 @@ export * as license from './license/index.ts';
 export * as osv from './osv/index.ts';
 export * as vex from './vex/index.ts';
 export * as version from './version/index.ts';
-// Evidence formats (issue 9): CBOR/COSE_Sign1, the tollgate EAT profile, and EAR attestation results.
+// Evidence formats (issue 9): CBOR/COSE_Sign1, the tollgate EAT profile, EAR attestation results,
+// and evidence creation and appraisal.
 export * as cose from './cose/index.ts';
 export * as eat from './eat/index.ts';
 export * as ear from './ear/index.ts';
+export * as appraise from './appraise/index.ts';
+export * as enrol from './enrol/index.ts';

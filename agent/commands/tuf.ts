@@ -16,6 +16,7 @@ import { denyError, gateFetch, type GateResult } from '../gate.ts';
 import { checkGateTarget, GATE_OPTIONS, readGateConfig, type GateConfig } from '../gate-config.ts';
 import { DEFAULT_OSV_TARGET, DEFAULT_POLICY_TARGET, DEFAULT_TRUSTED_ROOT_TARGET } from '../gate-evidence.ts';
 import { initGate } from '../init.ts';
+import { recordInstalled } from '../installed.ts';
 
 const BUNDLE: OptionSpec = { type: 'string', description: 'read repository files from this offline bundle instead of the network', valueName: 'FILE' };
 const LOCK_WAIT: OptionSpec = { type: 'string', description: `how long to wait while another tollgate holds the state directory (default ${DEFAULT_LOCK_WAIT_MS / 1000}; then exit 3, STATE_LOCKED)`, valueName: 'SECONDS' };
@@ -231,6 +232,8 @@ const fetch: CommandSpec = {
       ctx.info(`tollgate: ${e.code}: ${e.message}`);
       return e.exitCode;
     }
+    // The install record the evidence's installed-software claim is read from (tollgate attest).
+    if (r.decision === 'allow' && r.path) recordInstalled(root, { target: r.target, path: r.path, hashes: r.hashes, tufVersion: r.update.versions.targets, installedAt: new Date().toISOString() });
     ctx.result(r, text);
     return 0;
   },

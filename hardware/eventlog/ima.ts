@@ -26,6 +26,8 @@ export interface IMAFields {
 export interface IMAEntry {
   /** Position in the kernel's log (0-based), counting from `firstIndex`. */
   index: number;
+  /** Byte offset of the entry in the input (a device that sends entries from N on starts there). */
+  offset: number;
   pcr: number;
   /** TPM_ALG of the template hash (SHA-1 in the classic files, the bank's in …_sha256 etc.). */
   templateHashAlg: number;
@@ -151,7 +153,7 @@ function finish(e: Omit<IMAEntry, 'violation' | 'templateHashValid' | 'trusted'>
   let templateHashValid: boolean | undefined;
   if (!violation && e.hashInput) templateHashValid = hashOf(e.templateHashAlg, e.hashInput).equals(e.templateHash);
   return {
-    index: e.index, pcr: e.pcr, templateHashAlg: e.templateHashAlg, templateHash: e.templateHash, templateName: e.templateName, hashInput: e.hashInput,
+    index: e.index, offset: e.offset, pcr: e.pcr, templateHashAlg: e.templateHashAlg, templateHash: e.templateHash, templateName: e.templateName, hashInput: e.hashInput,
     rawFields: e.rawFields, violation, templateHashValid, fields: e.fields, trusted: templateHashValid === true && !violation && e.fields !== undefined,
   };
 }
@@ -204,7 +206,7 @@ export function parseIMABinary(bytes: Uint8Array, opts: IMAParseOptions = {}): I
       if (len > IMA_NAME_FIELD - 1) throw malformed('IMA log', r.pos - 4, `entry ${index} has an 'ima' name of ${len} bytes (at most ${IMA_NAME_FIELD - 1})`, { index });
       const name = r.bytes(len, 'ima name');
       entries.push(finish({
-        index, pcr, templateHashAlg: alg, templateHash, templateName, hashInput: imaHashInput(digest, name), rawFields: [digest, name],
+        index, offset: at, pcr, templateHashAlg: alg, templateHash, templateName, hashInput: imaHashInput(digest, name), rawFields: [digest, name],
         fields: { digestAlg: 'sha1', digest, name: name.toString('utf8') },
       }));
       continue;
@@ -214,7 +216,7 @@ export function parseIMABinary(bytes: Uint8Array, opts: IMAParseOptions = {}): I
     const data = r.bytes(len, 'template data');
     const rawFields = splitFields(data, bigEndian);
     if (!rawFields && KNOWN_FIELDS[templateName] !== undefined) throw malformed('IMA log', at, `entry ${index}'s ${templateName} template data does not split into fields`, { index });
-    entries.push(finish({ index, pcr, templateHashAlg: alg, templateHash, templateName, hashInput: data, rawFields, fields: decodeFields(templateName, rawFields) }));
+    entries.push(finish({ index, offset: at, pcr, templateHashAlg: alg, templateHash, templateName, hashInput: data, rawFields, fields: decodeFields(templateName, rawFields) }));
   }
   return { format: 'binary', templateHashAlg: alg, bigEndian, entries };
 }
@@ -299,7 +301,8 @@ interface AsciiLine { index: number; pcr: number; alg: number; templateHash: Buf
 
 function asciiEntry(l: AsciiLine, getBE: () => boolean | undefined, setBE: (v: boolean) => void): IMAEntry {
   const { index, pcr, alg, templateHash, templateName, rest, at } = l;
-  const base = { index, pcr, templateHashAlg: alg, templateHash, templateName };
+  // latin1 decoding keeps one character per byte, so the character offset is the byte offset.
+  const base = { index, offset: at, pcr, templateHashAlg: alg, templateHash, templateName };
   const violation = isZero(templateHash);
   if (templateName === 'ima') {
     const sp = rest.indexOf(' ');
