@@ -36,12 +36,16 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
     type: 'string', valueName: 'URI',
     description: 'TPM to use: swtpm:HOST:PORT[:CTRLPORT] or device:/dev/tpmrm0 (default: env TOLLGATE_TPM, else /dev/tpmrm0).',
   },
+  'tpm-timeout': {
+    type: 'string', valueName: 'DURATION',
+    description: 'How long to wait for the TPM to answer one command, e.g. 10s, 500ms, 5m (default: env TOLLGATE_TPM_TIMEOUT, else 30s, and 5m for RSA key generation).',
+  },
   help: { type: 'boolean', short: 'h', description: 'Show help for tollgate or for the command.' },
   version: { type: 'boolean', description: 'Print the version.' },
 };
 
 /** Global string options whose value must be skipped when looking for command words. */
-const GLOBAL_VALUED = new Set(['--tpm']);
+const GLOBAL_VALUED = new Set(['--tpm', '--tpm-timeout']);
 
 // ---------------------------------------------------------------------------------------------
 // Entry point
@@ -55,10 +59,14 @@ export async function runCli(argv: string[], io: CliIO, registry: CommandEntry[]
   }
 }
 
+/**
+ * Whether output is JSON, decided before parsing so that even a parse error is a JSON document.
+ * Any spelling of the option counts (`--json=1` is then refused, as JSON, by parseOptions).
+ */
 function wantsJson(argv: string[]): boolean {
   for (const a of argv) {
     if (a === '--') return false;
-    if (a === '--json') return true;
+    if (a === '--json' || a.startsWith('--json=')) return true;
   }
   return false;
 }
@@ -108,6 +116,7 @@ async function dispatch(argv: string[], io: CliIO, registry: CommandEntry[], jso
   const env = { ...io.env };
   if (typeof values.tpm === 'string') env.TOLLGATE_TPM = values.tpm;
   else if (io.env.TOLLGATE_TPM) values.tpm = io.env.TOLLGATE_TPM;
+  if (typeof values['tpm-timeout'] === 'string') env.TOLLGATE_TPM_TIMEOUT = values['tpm-timeout'];
 
   let reported = false;
   const ctx: CommandContext = {
@@ -233,6 +242,10 @@ export function parseOptions(args: string[], options: Record<string, OptionSpec>
       if (opt.multiple) {
         const prev = values[t.name];
         values[t.name] = Array.isArray(prev) ? [...prev, t.value] : [t.value];
+      } else if (values[t.name] !== undefined) {
+        // Last-wins would silently drop a value the user typed (`--out a --out b`).
+        throw new CliUsageError('CLI_OPTION_REPEATED',
+          `option ${flag} was given more than once (${JSON.stringify(values[t.name])}, then ${JSON.stringify(t.value)}); give it once.`, { option: flag });
       } else {
         values[t.name] = t.value;
       }

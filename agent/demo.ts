@@ -8,7 +8,7 @@
 // is why it may reuse the test harness's swtpm launcher and system-package installer from test/.
 // Product code must never import from test/.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ import { ensureSystemPackages } from '../test/system.ts';
 import { startSwtpm, type Swtpm } from '../test/swtpm.ts';
 import { startTufServer } from '../test/fixtures/tuf/index.ts';
 import { gateRepo, OSV_TARGET, POLICY_TARGET } from '../test/fixtures/gate/index.ts';
+import { ALG, T, buildTCGLog, expectedPCRs, extendedDigest, typicalBoot } from '../test/fixtures/eventlog/builder.ts';
+import { openTPM } from '../hardware/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -54,6 +56,7 @@ const PCRS = 'sha256:0,1,2,3,4,5,6,7,16';
 const QUOTE_FILES = ['ak.pub.pem', 'quote.msg', 'quote.sig', 'quote.pcrs'].map((f) => `quote/${f}`) as [string, string, string, string];
 
 const hasGate = () => hasCommand('tuf')() && existsSync(join(ROOT, 'agent', 'gate.ts'));
+const hasAttest = () => hasCommand('attest')() && hasCommand('appraise')();
 const GOOD = 'widget-2.0.0.tar';
 const OLD = 'widget-1.9.0.tar';
 
@@ -70,9 +73,10 @@ export const steps: DemoStep[] = [
     available: hasCommand('tpm'),
     async run(d) {
       d.say('The AK signs quotes; it is a restricted key, so it only signs data the TPM itself produced.');
-      await d.tollgate(['tpm', 'provision']);
+      d.say('The storage key\'s Name is recorded in state/tpm.json: later sessions are salted only to that key.');
+      await d.tollgate(['tpm', 'provision', '--state', 'state']);
       d.say('Running it again creates nothing (no [created] marks): provisioning is idempotent.');
-      await d.tollgate(['tpm', 'provision']);
+      await d.tollgate(['tpm', 'provision', '--state', 'state']);
     },
   },
   {
@@ -160,7 +164,81 @@ export const steps: DemoStep[] = [
       await d.tollgate(['tpm', 'verify-quote', '--ak', ak, '--msg', msg, '--sig', sig, '--pcrs', pcrs, '--nonce', other], { expect: 1 });
     },
   },
+  {
+    title: 'Attest and appraise: enrol the device with a verifier, send evidence for a fresh nonce, and get an affirming result',
+    available: hasAttest,
+    async run(d) {
+      await prepareAttestation(d);
+      const nonce = randomBytes(32).toString('hex');
+      d.say(`The verifier issues a fresh nonce (${nonce.slice(0, 16)}…). The device answers with evidence: an EAT whose TPM quote`);
+      d.say('binds the nonce and every claim (PCRs, the boot log, what the gate installed), signed by the device key:');
+      await d.tollgate(['attest', '--nonce', nonce, '--out', 'evidence.cbor', '--event-log', 'boot-log.bin', '--state', 'state']);
+      await d.tollgate(['attest', '--show', 'evidence.cbor']);
+      d.say('The verifier appraises it against the enrolment record and its reference values (no TPM needed) and signs the result:');
+      await d.tollgate(['appraise', 'evidence.cbor', '--device', 'device.json', '--nonce', nonce, '--reference', 'reference.json',
+        '--key', 'verifier.pem', '--out', 'ear.jwt', '--state-out', 'appraisal-state.json']);
+      d.say('ear.jwt is the EAR (draft-ietf-rats-ear) signed with the verifier\'s key: any relying party can check it with the public key.');
+    },
+  },
+  {
+    title: 'Change a PCR behind the verifier\'s back, attest again: the appraisal is contraindicated and names the PCR',
+    available: hasAttest,
+    async run(d) {
+      d.say('Something extends PCR 7 (where Secure Boot policy is measured) without logging it, as tampered firmware might:');
+      await d.exec('tpm2_pcrextend', [`7:sha256=${createHash('sha256').update('unlogged change').digest('hex')}`]);
+      const nonce = randomBytes(32).toString('hex');
+      await d.tollgate(['attest', '--nonce', nonce, '--out', 'evidence-2.cbor', '--event-log', 'boot-log.bin', '--state', 'state'], { quiet: true });
+      const r = await d.tollgate(['appraise', 'evidence-2.cbor', '--device', 'device.json', '--nonce', nonce, '--reference', 'reference.json',
+        '--previous', 'appraisal-state.json'], { expect: 1, quiet: true });
+      const lines = r.stdout.split('\n');
+      d.say(lines[0]!);
+      lines.forEach((l, i) => {
+        if (!l.trimStart().startsWith('FAIL')) return;
+        d.say(l);
+        for (let j = i + 1; j < lines.length && /^\s+(expected|actual):/.test(lines[j]!); j++) d.say(lines[j]!);
+      });
+      d.say('Exit code 1. The quote vouches for the new PCR 7 value, and neither the boot log nor the reference values account for it.');
+    },
+  },
 ];
+
+/** Enrolment with the verifier, a measured boot, and the verifier's inputs: reference values and signing key. */
+async function prepareAttestation(d: DemoContext): Promise<void> {
+  d.say('First the device enrols with the verifier (two round trips; TPM2_ActivateCredential proves the AK is in the TPM whose EK');
+  d.say('the vendor certified; the swtpm\'s EK certificate comes from its local test CA, which the verifier is told to trust):');
+  const ca = ['issuercert.pem', 'swtpm-localca-rootca-cert.pem'].flatMap((f) => ['--ek-ca', join(d.tpm.caDir, f)]);
+  await d.tollgate(['enroll', 'request', '--out', 'enrol/request.json', '--hostname', 'demo-device'], { quiet: true });
+  await d.tollgate(['appraise', 'enroll', 'enrol/request.json', '--state', 'verifier', '--out', 'enrol/challenge.json', ...ca], { quiet: true });
+  const id = (JSON.parse(readFileSync(join(d.work, 'enrol', 'challenge.json'), 'utf8')) as { enrolmentId: string }).enrolmentId;
+  await d.tollgate(['enroll', 'activate', 'enrol/challenge.json', '--out', 'enrol/proof.json'], { quiet: true });
+  await d.tollgate(['appraise', 'enroll', '--finish', 'enrol/proof.json', '--enrolment-id', id, '--state', 'verifier', '--out', 'device.json']);
+  // swtpm has no firmware: extend a synthesised measured boot into it, as firmware would, and keep
+  // its log where the kernel would expose it (here a file the device sends).
+  const boot = typicalBoot({ seed: 'demo' });
+  const banks = [ALG.SHA1, ALG.SHA256];
+  writeFileSync(join(d.work, 'boot-log.bin'), buildTCGLog(boot, { banks }));
+  const tpm = await openTPM(d.tpm.uri);
+  try {
+    for (const e of boot) if (e.type !== T.NO_ACTION) await tpm.pcrExtend(e.pcr, banks.map((b) => ({ hashAlg: b, digest: extendedDigest(e, b) })));
+  } finally {
+    await tpm.close();
+  }
+  d.say('A measured boot was extended into the software TPM (it has no firmware) and its log written to boot-log.bin.');
+  const pcr7 = expectedPCRs(boot, banks).get(`${ALG.SHA256}:7`)!.toString('hex');
+  const reference = {
+    version: 1,
+    policyId: 'demo-fleet/1',
+    ekRoots: ['IBM (swtpm)'],
+    pcrs: { 'sha256:7': [pcr7] },
+    eventLog: { secureBoot: 'required' },
+    ...(d.shared.repo ? { software: { mustInclude: [{ target: GOOD }], mustNotInclude: [{ target: OLD }] } } : {}),
+  };
+  writeFileSync(join(d.work, 'reference.json'), JSON.stringify(reference, null, 2) + '\n');
+  d.say('Reference values (reference.json), the acceptable set of machines:');
+  for (const l of JSON.stringify(reference, null, 2).split('\n')) d.say(`  ${l}`);
+  const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  writeFileSync(join(d.work, 'verifier.pem'), k.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+}
 
 class StepFailed extends Error {}
 

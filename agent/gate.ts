@@ -28,7 +28,7 @@ export const NOT_VERIFIED_NOTE = 'no policy configured: not verified beyond TUF'
 
 // Size caps checked against the TUF-listed length before a byte moves (the same limits attest
 // applies to files it reads itself).
-const CAPS = { evidence: 64 * 1024 * 1024, sbom: 512 * 1024 * 1024, osv: 2 * 1024 * 1024 * 1024, policy: 4 * 1024 * 1024, trustedRoot: 8 * 1024 * 1024 } as const;
+const CAPS = { evidence: 64 * 1024 * 1024, sbom: 64 * 1024 * 1024, osv: 64 * 1024 * 1024, policy: 4 * 1024 * 1024, trustedRoot: 8 * 1024 * 1024 } as const;
 const LIST_CAP: Record<EvidenceList, number> = { attestations: CAPS.evidence, bundles: CAPS.evidence, sboms: CAPS.sbom, vex: CAPS.evidence };
 const LABEL: Record<StagedEvidence['kind'], string> = {
   attestations: 'attestation', bundles: 'Sigstore bundle', sboms: 'SBOM', vex: 'VEX document', policy: 'policy', osv: 'OSV database', trustedRoot: 'Sigstore trusted root',

@@ -2,7 +2,7 @@
 // evidence offers (sha256 always; sha384/sha512 only when asked), so a 1 GiB artifact is read once
 // and no algorithm is hashed that nobody will compare.
 import { createHash, type Hash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { openRegularFile, type InputFileOptions } from '../hardware/index.ts';
 import { AttestError } from './errors.ts';
 
 export type DigestAlgorithm = 'sha256' | 'sha384' | 'sha512';
@@ -48,22 +48,16 @@ const CHUNK = 4 * 1024 * 1024;
 export async function hashFile(path: string, algorithms: Iterable<DigestAlgorithm> = [], options: { keepBytesUpTo?: number } = {}): Promise<HashResult> {
   const algs = new Set<DigestAlgorithm>(['sha256', ...algorithms]);
   const hashes: Array<[DigestAlgorithm, Hash]> = [...algs].map((a) => [a, createHash(a)]);
-  let fh;
+  // A FIFO or device named as the artifact is refused without blocking (hardware/files.ts).
+  const { handle: fh, size } = await openRegularFile(path, ARTIFACT_FILE);
   try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    throw artifactError(path, e);
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new AttestError('ARTIFACT_NOT_A_FILE', `${path} is not a regular file.`, 'usage');
-    const keep = options.keepBytesUpTo !== undefined && st.size <= options.keepBytesUpTo;
+    const keep = options.keepBytesUpTo !== undefined && size <= options.keepBytesUpTo;
     if (keep) {
       // Small artifact: one read, kept for signature checks that need the bytes themselves.
-      const bytes = Buffer.allocUnsafe(st.size);
+      const bytes = Buffer.allocUnsafe(size);
       let off = 0;
-      while (off < st.size) {
-        const { bytesRead } = await fh.read(bytes, off, st.size - off, off);
+      while (off < size) {
+        const { bytesRead } = await fh.read(bytes, off, size - off, off);
         if (bytesRead === 0) break;
         off += bytesRead;
       }
@@ -72,7 +66,7 @@ export async function hashFile(path: string, algorithms: Iterable<DigestAlgorith
       return { digests: finish(hashes), size: off, bytes: data };
     }
     const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
-    let size = 0;
+    let total = 0;
     let which = 0;
     let pending = fh.read(bufs[0]!, 0, CHUNK, null);
     for (;;) {
@@ -83,9 +77,9 @@ export async function hashFile(path: string, algorithms: Iterable<DigestAlgorith
       pending = fh.read(bufs[which]!, 0, CHUNK, null);
       const data = bytesRead === CHUNK ? cur : cur.subarray(0, bytesRead);
       for (const [, h] of hashes) h.update(data);
-      size += bytesRead;
+      total += bytesRead;
     }
-    return { digests: finish(hashes), size };
+    return { digests: finish(hashes), size: total };
   } catch (e) {
     if (e instanceof AttestError) throw e;
     throw artifactError(path, e);
@@ -107,6 +101,11 @@ function finish(hashes: Array<[DigestAlgorithm, Hash]>): DigestSet {
   for (const [a, h] of hashes) out[a] = h.digest('hex');
   return out;
 }
+
+const ARTIFACT_FILE: InputFileOptions = {
+  what: 'the artifact',
+  codes: { 'not-found': 'ARTIFACT_NOT_FOUND', 'not-regular': 'ARTIFACT_NOT_A_FILE', unreadable: 'ARTIFACT_UNREADABLE' },
+};
 
 function artifactError(path: string, e: unknown): AttestError {
   const code = (e as NodeJS.ErrnoException)?.code;

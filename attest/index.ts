@@ -2,7 +2,8 @@
 // policy, and the one verification entry, verifyArtifact().
 export * from './check.ts';
 export * from './errors.ts';
-export { parseJSON, decodeBase64, decodeUTF8, DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_JSON_DEPTH, type JSONLimits } from './encoding.ts';
+export { parseJSON, decodeBase64, decodeUTF8, DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_VALUES, type JSONLimits } from './encoding.ts';
+export * from './limits.ts';
 export { hashFile, hashBytes, parseDigestRef, isDigestAlgorithm, DIGEST_ALGORITHMS, type DigestAlgorithm, type DigestSet, type HashResult } from './digest.ts';
 export {
   SIGNATURE_SCHEMES,
@@ -41,7 +42,7 @@ export { fulcioClaims, type FulcioClaims } from './fulcio.ts';
 export { npmRegistryKeys, NPM_PUBLISH_PREDICATE_PREFIX } from './npm.ts';
 export { loadPolicy, validatePolicy, anchoredPattern, policyRequiresSomething, POLICY_VERSION, type Policy, type LoadedPolicy, type IdentityPolicy, type KeyPolicy, type SignaturePolicy, type VEXSigners } from './policy.ts';
 export { buildVSA, signVSA, VSA_PREDICATE_TYPE, DEFAULT_VERIFIER_ID } from './vsa.ts';
-export { parseEvidence, readEvidence, type EvidenceSource, type EvidenceItem } from './evidence.ts';
+export { parseEvidence, readEvidence, type EvidenceSource, type EvidenceItem, type ReadEvidenceOptions } from './evidence.ts';
 export { verifyArtifact, registerExtraCheck, type VerifyOptions, type VerifyResult, type Expectations, type ArtifactInput, type ExtraCheck, type ExtraCheckInput, type VerifiedStatement } from './verify.ts';
 export { supplyChainChecks } from './supply-chain.ts';
 export { builtinEKRootStore, loadEKRootStore, readCADirectory, readCAFileAnchors } from './ekroots/index.ts';
@@ -51,7 +52,10 @@ export * as license from './license/index.ts';
 export * as osv from './osv/index.ts';
 export * as vex from './vex/index.ts';
 export * as version from './version/index.ts';
-// Evidence formats (issue 9): CBOR/COSE_Sign1, the tollgate EAT profile, and EAR attestation results.
+// Evidence formats (issue 9): CBOR/COSE_Sign1, the tollgate EAT profile, EAR attestation results,
+// and evidence creation and appraisal.
 export * as cose from './cose/index.ts';
 export * as eat from './eat/index.ts';
 export * as ear from './ear/index.ts';
+export * as appraise from './appraise/index.ts';
+export * as enrol from './enrol/index.ts';

@@ -44,6 +44,7 @@
 import { createHash } from 'node:crypto';
 import { AttestError, PolicyError } from './errors.ts';
 import { isRecord, parseJSON } from './encoding.ts';
+import { MAX_POLICY_BYTES } from './limits.ts';
 import { isSignatureScheme, keyFingerprint, makeVerificationKey, type SignatureScheme, type VerificationKey } from './keys.ts';
 import type { ProvenanceExpectations } from './slsa.ts';
 import { validateSBOMPolicy, type SBOMPolicy } from './sbom/index.ts';
@@ -117,7 +118,7 @@ export interface LoadedPolicy {
 export function loadPolicy(bytes: Uint8Array | string, uri = 'policy.json'): LoadedPolicy {
   let value: unknown;
   try {
-    value = parseJSON(bytes, `policy ${uri}`, { maxBytes: 4 * 1024 * 1024, maxDepth: 32 });
+    value = parseJSON(bytes, `policy ${uri}`, { maxBytes: MAX_POLICY_BYTES, maxDepth: 32 });
   } catch (e) {
     if (e instanceof AttestError) throw new PolicyError('$', e.message);
     throw e;

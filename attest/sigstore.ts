@@ -43,10 +43,47 @@ function checkBase64Fields(v: unknown, path: string, depth: number): void {
   }
 }
 
+// Verification material @sigstore/verify checks entry by entry (each timestamp costs ~7 ms, each
+// SCT in the certificate a signature check): real bundles carry one of each, so these caps bound
+// the time one bundle can take (a 1.3 MB bundle of 1000 timestamps took 7 s).
+export const MAX_BUNDLE_TLOG_ENTRIES = 8;
+export const MAX_BUNDLE_TIMESTAMPS = 8;
+export const MAX_BUNDLE_CERTIFICATES = 8;
+/** Base64 characters of one certificate (32 KiB of DER; a Fulcio leaf is about 1 KiB). */
+const MAX_CERTIFICATE_BASE64 = Math.ceil((32 * 1024) / 3) * 4;
+/** Hashes in one inclusion proof: a Merkle tree of 2^64 leaves needs 64. */
+const MAX_PROOF_HASHES = 64;
+
+function checkBundleBounds(v: Record<string, unknown>, what: string): void {
+  const tooMany = (path: string, n: number, max: number): never => {
+    throw new AttestError('SIGSTORE_BUNDLE_INVALID', `${what} has ${n} entries at ${path}, more than the ${max} accepted.`, 'denied', { details: { path, max } });
+  };
+  const vm = isRecord(v.verificationMaterial) ? v.verificationMaterial : undefined;
+  if (!vm) return;
+  const list = (x: unknown): unknown[] => (Array.isArray(x) ? x : []);
+  const tlog = list(vm.tlogEntries);
+  if (tlog.length > MAX_BUNDLE_TLOG_ENTRIES) tooMany('verificationMaterial.tlogEntries', tlog.length, MAX_BUNDLE_TLOG_ENTRIES);
+  tlog.forEach((e, i) => {
+    const hashes = list(isRecord(e) && isRecord(e.inclusionProof) ? e.inclusionProof.hashes : undefined);
+    if (hashes.length > MAX_PROOF_HASHES) tooMany(`verificationMaterial.tlogEntries[${i}].inclusionProof.hashes`, hashes.length, MAX_PROOF_HASHES);
+  });
+  const ts = list(isRecord(vm.timestampVerificationData) ? vm.timestampVerificationData.rfc3161Timestamps : undefined);
+  if (ts.length > MAX_BUNDLE_TIMESTAMPS) tooMany('verificationMaterial.timestampVerificationData.rfc3161Timestamps', ts.length, MAX_BUNDLE_TIMESTAMPS);
+  const chain = list(isRecord(vm.x509CertificateChain) ? vm.x509CertificateChain.certificates : undefined);
+  if (chain.length > MAX_BUNDLE_CERTIFICATES) tooMany('verificationMaterial.x509CertificateChain.certificates', chain.length, MAX_BUNDLE_CERTIFICATES);
+  for (const c of [vm.certificate, ...chain]) {
+    const raw = isRecord(c) ? c.rawBytes : undefined;
+    if (typeof raw === 'string' && raw.length > MAX_CERTIFICATE_BASE64) {
+      throw new AttestError('SIGSTORE_BUNDLE_INVALID', `${what} carries a certificate of more than 32 KiB; a signing certificate is about 1 KiB.`, 'denied');
+    }
+  }
+}
+
 /** Parses a Sigstore bundle (JSON text/bytes or a parsed value) into @sigstore/bundle's form. */
 export function parseBundle(input: string | Uint8Array | unknown, what = 'Sigstore bundle', limits: JSONLimits = { maxBytes: MAX_BUNDLE_BYTES }): Bundle {
   const v = typeof input === 'string' || input instanceof Uint8Array ? parseJSON(input, what, limits) : input;
   if (!isRecord(v)) throw new AttestError('SIGSTORE_BUNDLE_INVALID', `${what} must be a JSON object.`);
+  checkBundleBounds(v, what);
   checkBase64Fields(v, '$', 0);
   try {
     return bundleFromJSON(v);
@@ -172,7 +209,7 @@ export function verifyBundle(bundle: Bundle, ctx: SigstoreContext): BundleVerifi
       return fail(
         base,
         'SIGSTORE_IDENTITY_MISMATCH',
-        `expected a certificate for ${ctx.identities.map(describeIdentity).join(' or ')}; found SAN ${JSON.stringify(san ?? null)} issued by ${JSON.stringify(issuer ?? null)}`,
+        `expected a certificate for ${describeIdentities(ctx.identities)}; found SAN ${JSON.stringify(san ?? null)} issued by ${JSON.stringify(issuer ?? null)}`,
       );
     }
     let claims: FulcioClaims | undefined;
@@ -244,10 +281,21 @@ function withDigestSignature(entity: SignedEntity, alg: DigestAlgorithm, digest:
   };
 }
 
+// Each identity's pattern compiled once, not once per bundle (a policy may list thousands).
+const compiled = new WeakMap<IdentityPolicy, RegExp>();
+
 export function identityMatches(p: IdentityPolicy, san: string | undefined, issuer: string | undefined): boolean {
   if (san === undefined || issuer === undefined || issuer !== p.issuer) return false;
   if (p.subject !== undefined) return san === p.subject;
-  return anchoredPattern(p.subjectPattern!).test(san);
+  let re = compiled.get(p);
+  if (!re) compiled.set(p, (re = anchoredPattern(p.subjectPattern!)));
+  return re.test(san);
+}
+
+/** A few of the identities, for a message (a policy may list thousands: a 4 MiB one made 4 MB per message). */
+function describeIdentities(ids: readonly IdentityPolicy[]): string {
+  const shown = ids.slice(0, 3).map(describeIdentity).join(' or ');
+  return ids.length > 3 ? `${shown} or ${ids.length - 3} more trusted identities` : shown;
 }
 
 export function describeIdentity(p: IdentityPolicy): string {

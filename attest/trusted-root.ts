@@ -9,6 +9,7 @@ import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
 import seeds from '@sigstore/tuf/seeds.json' with { type: 'json' };
 import { AttestError } from './errors.ts';
 import { decodeBase64, decodeUTF8, isRecord, parseJSON } from './encoding.ts';
+import { MAX_TRUSTED_ROOT_BYTES } from './limits.ts';
 
 export const PUBLIC_GOOD_TUF_URL = 'https://tuf-repo-cdn.sigstore.dev';
 const MEDIA_TYPES = ['application/vnd.dev.sigstore.trustedroot+json;version=0.1', 'application/vnd.dev.sigstore.trustedroot.v0.1+json', 'application/vnd.dev.sigstore.trustedroot.v0.2+json'];
@@ -81,7 +82,7 @@ export function prevalidateTrustedRoot(v: unknown, source: string): void {
 
 /** Loads a trusted root from JSON bytes/text (a file or a TUF target). */
 export function loadTrustedRoot(input: Uint8Array | string, source: string): LoadedTrustedRoot {
-  const v = parseJSON(input, `trusted root ${source}`, { maxBytes: 8 * 1024 * 1024 });
+  const v = parseJSON(input, `trusted root ${source}`, { maxBytes: MAX_TRUSTED_ROOT_BYTES });
   prevalidateTrustedRoot(v, source);
   let root: TrustedRoot;
   let material: TrustMaterial;

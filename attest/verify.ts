@@ -13,6 +13,8 @@ import { decision, failed, notApplicable, passed, type Check } from './check.ts'
 import { AttestError } from './errors.ts';
 import { hashFile, isDigestAlgorithm, isHexDigest, parseDigestRef, type DigestAlgorithm, type DigestSet } from './digest.ts';
 import { parseEvidence, readEvidence, type EvidenceItem, type EvidenceSource } from './evidence.ts';
+import { MAX_EVIDENCE_BYTES, MAX_EVIDENCE_ITEMS, MAX_OSV_BYTES, MAX_POLICY_BYTES, MAX_SBOM_BYTES, MAX_TRUSTED_ROOT_BYTES, MAX_VEX_BYTES } from './limits.ts';
+import { formatCap, TollgateError } from '../hardware/index.ts';
 import { bundleDigestAlgorithm, describeIdentity, UNTRUSTED_SIGNER_CODES, verifyBundle, type BundleVerification } from './sigstore.ts';
 import { loadTrustedRoot, publicGoodTrustedRoot, type LoadedTrustedRoot } from './trusted-root.ts';
 import { verifyEnvelope } from './dsse.ts';
@@ -133,8 +135,8 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
   }
 
   // Evidence, parsed before hashing so the artifact is hashed once with every algorithm needed.
-  const items = await readItems([...(opts.bundles ?? []), ...(opts.attestations ?? [])]);
-  const vexItems = await readItems(opts.vex ?? []);
+  const items = await readItems([...(opts.bundles ?? []), ...(opts.attestations ?? [])], (src) => (isBundleSource(src, opts) ? 'Sigstore bundle file' : 'attestation file'));
+  const vexItems = await readItems(opts.vex ?? [], () => 'VEX document');
   const inputAttestations: Array<{ uri: string; digest: Record<string, string> }> = [];
   for (const item of [...items, ...vexItems]) if (item.digest) inputAttestations.push({ uri: item.uri, digest: item.digest });
   const algs = new Set<DigestAlgorithm>(['sha256']);
@@ -271,6 +273,9 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
     }
   }
   checks.push(signatureThresholdCheck(sigPolicy, signers, bundleKeys));
+  // The parsed evidence is not needed past here (verified statements are kept): let it go before
+  // the SBOMs and the OSV database are parsed, so their peaks do not add up with it.
+  items.length = 0;
 
   // Provenance: only from verified statements about this artifact.
   const provenance = statements.filter((s) => isProvenance(s.statement));
@@ -308,10 +313,10 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
   const extra: ExtraCheck[] = [supplyChainChecks, ...registeredExtraChecks, ...(opts.extraChecks ?? [])];
   const extraInput: ExtraCheckInput = {
     artifactDigests: art.digests,
-    sboms: await Promise.all((opts.sboms ?? []).map((s) => readEvidence(s, 512 * 1024 * 1024))),
+    sboms: await readAll(opts.sboms ?? [], MAX_SBOM_BYTES, 'SBOM'),
     statements: statements.map((s) => ({ uri: s.uri, statement: s.statement, signer: s.signed.label, matchesArtifact: matchSubject(s.statement, art.digests).matched })),
     policy,
-    ...(opts.osvDatabase !== undefined ? { osvDatabase: await readEvidence(opts.osvDatabase, 2 * 1024 * 1024 * 1024) } : {}),
+    ...(opts.osvDatabase !== undefined ? { osvDatabase: await readEvidence(opts.osvDatabase, MAX_OSV_BYTES, { what: 'OSV database', tooLargeClass: 'usage' }) } : {}),
     vex: vex.documents,
     now,
   };
@@ -344,19 +349,42 @@ export async function verifyArtifact(opts: VerifyOptions): Promise<VerifyResult>
   return result;
 }
 
-/** Reads and parses evidence files; a file too large is the evidence's fault (an error item), unreadable the caller's (thrown). */
-async function readItems(sources: EvidenceSource[]): Promise<EvidenceItem[]> {
+/**
+ * Reads and parses evidence files; a file too large is the evidence's fault (an error item),
+ * unreadable the caller's (thrown). The byte and item caps hold for all the files of one call
+ * together, so many files cannot add up past them (memory and verification time grow with both).
+ */
+async function readItems(sources: EvidenceSource[], what: (src: EvidenceSource) => string): Promise<EvidenceItem[]> {
   const items: EvidenceItem[] = [];
+  let itemsLeft = MAX_EVIDENCE_ITEMS;
+  let bytesLeft = MAX_EVIDENCE_BYTES;
   for (const src of sources) {
-    let loaded;
-    try {
-      loaded = await readEvidence(src);
-    } catch (e) {
-      if (!(e instanceof AttestError) || e.errorClass !== 'denied') throw e;
-      items.push({ kind: 'error', uri: typeof src === 'string' ? src : src.uri, error: e });
+    const uri = typeof src === 'string' ? src : src.uri;
+    const refuse = (code: string, message: string, details: Record<string, unknown>): void => {
+      items.push({ kind: 'error', uri, error: new AttestError(code, message, 'denied', { details }) });
+    };
+    if (itemsLeft <= 0) {
+      refuse('EVIDENCE_TOO_MANY_ITEMS', `${uri} was not read: the evidence before it already holds ${MAX_EVIDENCE_ITEMS} items, the limit for all evidence files together.`, { maxItems: MAX_EVIDENCE_ITEMS });
       continue;
     }
-    items.push(...parseEvidence(loaded.uri, loaded.bytes));
+    let loaded;
+    try {
+      loaded = await readEvidence(src, MAX_EVIDENCE_BYTES, { what: what(src) });
+    } catch (e) {
+      if (!(e instanceof TollgateError) || e.errorClass !== 'denied') throw e;
+      refuse(e.code, e.message, e.details ?? {});
+      itemsLeft--;
+      continue;
+    }
+    if (loaded.bytes.byteLength > bytesLeft) {
+      refuse('INPUT_TOO_LARGE', `${uri} was not used: with it the evidence files are more than ${formatCap(MAX_EVIDENCE_BYTES)} together, the limit for all of them.`, { cap: MAX_EVIDENCE_BYTES });
+      itemsLeft--;
+      continue;
+    }
+    bytesLeft -= loaded.bytes.byteLength;
+    const parsed = parseEvidence(uri, loaded.bytes, itemsLeft);
+    itemsLeft -= parsed.length;
+    items.push(...parsed);
   }
   return items;
 }
@@ -375,6 +403,28 @@ function authenticationCheck(checks: Check[], authenticatedBy: string | undefine
   if (authenticatedBy) by.push(authenticatedBy);
   if (by.length) return passed(id, `the artifact is authenticated by ${by.join('; ')}`);
   return failed(id, 'nothing trustworthy vouches for the artifact: no signature by a trusted key or identity and no verified provenance (an SBOM or VEX document that no trusted signer signed is information, not authentication); configure trusted signers: a policy with signatures (keys or identities) or provenance, or --key, or --certificate-identity with --certificate-oidc-issuer');
+}
+
+/**
+ * Reads inputs of one kind one after the other under one cap for all of them together (memory
+ * adds up across files); over it is refused as evidence too large (denied), naming the cap.
+ */
+async function readAll(srcs: EvidenceSource[], cap: number, what: string): Promise<Array<{ uri: string; bytes: Uint8Array }>> {
+  const out: Array<{ uri: string; bytes: Uint8Array }> = [];
+  let total = 0;
+  for (const src of srcs) {
+    const r = await readEvidence(src, cap, { what });
+    total += r.bytes.byteLength;
+    if (total > cap) {
+      throw new AttestError('INPUT_TOO_LARGE', `The ${what}s given are ${total} bytes or more together, more than the ${formatCap(cap)} limit for all of them; refusing them (at ${r.uri}).`, 'denied', { details: { cap, size: total } });
+    }
+    out.push(r);
+  }
+  return out;
+}
+
+function isBundleSource(src: EvidenceSource, opts: VerifyOptions): boolean {
+  return (opts.bundles ?? []).includes(src);
 }
 
 function isBundleUri(item: EvidenceItem, opts: VerifyOptions): boolean {
@@ -424,14 +474,14 @@ async function resolveArtifact(a: ArtifactInput, algs: Set<DigestAlgorithm>, kee
 async function resolvePolicy(p: VerifyOptions['policy']): Promise<LoadedPolicy | undefined> {
   if (p === undefined) return undefined;
   if (typeof p === 'object' && 'policy' in p) return p;
-  const { uri, bytes } = await readEvidence(p);
+  const { uri, bytes } = await readEvidence(p, MAX_POLICY_BYTES, { what: 'policy', tooLargeClass: 'usage' });
   return loadPolicy(bytes, uri);
 }
 
 async function resolveTrustedRoot(t: VerifyOptions['trustedRoot']): Promise<LoadedTrustedRoot> {
   if (t === undefined) return publicGoodTrustedRoot();
   if (typeof t === 'object' && 'material' in t) return t;
-  const { uri, bytes } = await readEvidence(t);
+  const { uri, bytes } = await readEvidence(t, MAX_TRUSTED_ROOT_BYTES, { what: 'Sigstore trusted root', tooLargeClass: 'usage' });
   return loadTrustedRoot(bytes, uri);
 }
 

@@ -17,7 +17,7 @@ const NONCE = Buffer.alloc(32, 0x42);
 const SELECTION = parsePCRList('sha256:0,1,2,3,4,5,6,7');
 
 /** header (tag, size, cc) + handles + [password authorization] + parameters, by hand. */
-function command(cc: number, handles: number[], auth: boolean, params: Buffer): Buffer {
+export function command(cc: number, handles: number[], auth: boolean, params: Buffer): Buffer {
   const authArea = auth ? Buffer.from([0, 0, 0, 9, 0x40, 0, 0, 0x09, 0, 0, 0x01, 0, 0]) : Buffer.alloc(0);
   const h = Buffer.alloc(4 * handles.length);
   handles.forEach((x, i) => h.writeUInt32BE(x >>> 0, 4 * i));
@@ -29,9 +29,9 @@ function command(cc: number, handles: number[], auth: boolean, params: Buffer): 
   return Buffer.concat([head, body]);
 }
 
-const u16 = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b; };
-const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return b; };
-const tpm2b = (b: Buffer) => Buffer.concat([u16(b.length), b]);
+export const u16 = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b; };
+export const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return b; };
+export const tpm2b = (b: Buffer) => Buffer.concat([u16(b.length), b]);
 const SEL_BYTES = Buffer.concat([u32(1), u16(TPM_ALG.SHA256), Buffer.from([3, 0xff, 0, 0])]);
 
 const RAW_QUOTE = command(0x158, [AK_HANDLE], true, Buffer.concat([tpm2b(NONCE), u16(TPM_ALG.NULL), SEL_BYTES]));
@@ -39,7 +39,7 @@ const DIGEST = Buffer.alloc(32, 0x17);
 const RAW_SIGN = command(0x15d, [DEVICE_KEY_HANDLE], true, Buffer.concat([tpm2b(DIGEST), u16(TPM_ALG.NULL), u16(TPM_ST.HASHCHECK), u32(TPM_RH.NULL), u16(0)]));
 const RAW_PCR_READ = command(0x17e, [], false, SEL_BYTES);
 
-async function raw(tpm: TPM, cmd: Buffer): Promise<void> {
+export async function raw(tpm: TPM, cmd: Buffer): Promise<void> {
   const r = await tpm.sendRaw(cmd);
   if (r.readUInt32BE(6) !== 0) throw new Error(`raw command 0x${cmd.readUInt32BE(6).toString(16)} failed: rc 0x${r.readUInt32BE(6).toString(16)}`);
 }

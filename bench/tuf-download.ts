@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { startTufServer } from '../test/fixtures/tuf/index.ts';
-import { HttpFetcher, downloadTarget } from '../tuf/index.ts';
+import { HttpFetcher } from '../tuf/fetcher-http.ts';
+import { downloadTarget } from '../tuf/download.ts';
 import { median, result, type BenchResult } from './lib.ts';
 
 const SIZE = 64 * 1024 * 1024;

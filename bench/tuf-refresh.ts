@@ -10,7 +10,7 @@ import { Updater } from 'tuf-js';
 import { RepoBuilder, startTufServer } from '../test/fixtures/tuf/index.ts';
 import { startSwtpm } from '../test/swtpm.ts';
 import { openTPM } from '../hardware/index.ts';
-import { initDevice, lookupTargetDevice, deviceTPM } from '../tuf/index.ts';
+import { initDevice, openTargetSession, deviceTPM } from '../tuf/index.ts';
 import { median, result, type BenchResult } from './lib.ts';
 
 const TARGETS = 100_000;
@@ -36,9 +36,10 @@ export async function run(): Promise<BenchResult[]> {
       const state = dir ?? join(work, `ours-${k++}`);
       if (!dir) cpSync(seed, state, { recursive: true });
       const t = process.hrtime.bigint();
-      const r = await lookupTargetDevice({ stateDir: state, tpm: dev, target: lookFor, limits: { retries: 0 } });
+      const s = await openTargetSession({ stateDir: state, tpm: dev, limits: { retries: 0 } });
+      const r = await s.find(lookFor).finally(() => s.close());
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
-      if (r.length !== `package 4242`.length) throw new Error('wrong target');
+      if (r?.length !== `package 4242`.length) throw new Error('wrong target');
       return { ms, state };
     };
     const peer = async (dir?: string) => {

@@ -11,6 +11,7 @@ import { TPMSAuthCommand, TPMSAuthResponse } from './types.ts';
 import { toSession, nodeHashName, type Authorization, type AuthSession, type CommandAuth } from './session.ts';
 import { HandleTracker, type LiveKind } from './handles.ts';
 import type { Transport } from './transport/transport.ts';
+import { commandTimeoutMs } from './timeouts.ts';
 import { createHash } from 'node:crypto';
 
 export interface HandleDef {
@@ -189,6 +190,7 @@ export type NameReader = (handle: number) => Promise<Uint8Array>;
 
 export interface ExecutorOptions {
   retry?: RetryPolicy;
+  /** One timeout for every command, replacing the per-command defaults (timeouts.ts). */
   timeoutMs?: number;
 }
 
@@ -296,7 +298,7 @@ export class Executor {
       }
       w.bytes(params);
       w.patchU32(sizeAt, w.length);
-      const resp = await this.transport.send(w.finish(), { ...(req.timeoutMs ?? this.timeoutMs ? { timeoutMs: req.timeoutMs ?? this.timeoutMs } : {}) });
+      const resp = await this.transport.send(w.finish(), { timeoutMs: req.timeoutMs ?? this.timeoutMs ?? commandTimeoutMs(def.code, req.params), command: def.name });
       parsed = parseResponse(def, resp, sessions.length);
       if (parsed.rc === 0) break;
       if (RETRYABLE.has(parsed.rc) && attempt < this.retry.attempts) {

@@ -21,8 +21,9 @@ export {
 } from './tpm.ts';
 export {
   openTransport, parseTPMURI, resolveTPMURI, SwtpmTransport, DeviceTransport, DEFAULT_DEVICE, DEFAULT_TIMEOUT_MS, TPM_URI_FORMS,
-  type Transport, type SendOptions, type TPMURI, type TransportOptions,
+  type Transport, type SendOptions, type TPMURI, type TransportOptions, type DeviceOptions,
 } from './transport/index.ts';
+export { COMMAND_TIMEOUT_MS, KEYGEN_TIMEOUT_MS, MAX_TIMEOUT_MS, commandTimeoutMs, parseTimeout, resolveTPMTimeout } from './timeouts.ts';
 // Pure crypto (H2). Where names collide, the TPM-stack versions above win (explicit re-exports
 // below); the crypto ones stay reachable as crypto.X.
 export * from './crypto/index.ts';
@@ -58,3 +59,5 @@ export {
   encodeSerializedPCRs, parseSerializedPCRs, parseAttestFile, parseSignatureFile, encodeSignatureFile, parsePublicFile,
   encodePublicFile,
 } from './tpm2tools.ts';
+export * as eventlog from './eventlog/index.ts';
+export { InputFileError, openRegularFile, openRegularFileSync, readBoundedFile, readBoundedFileSync, formatCap, type InputFileOptions, type InputFileProblem } from './files.ts';

@@ -22,7 +22,7 @@ import { TPMTSignature, type TPMSAttest, type TPMSCertifyInfo, type TPMTPublic }
 import { type PublicKeyBytes } from './crypto/index.ts';
 import { KEY_ROLE_NAMES, templateFor, templateMismatch, publicKeyOf, publicPem, type KeyRole } from './keys.ts';
 import { QuoteError, parseAttest, parseSignature, verifyAttestSignature } from './quote.ts';
-import { HmacSession, PolicySession } from './hmacsession.ts';
+import { PolicySession } from './hmacsession.ts';
 import type { TPM } from './tpm.ts';
 import type { Authorization } from './session.ts';
 
@@ -286,18 +286,17 @@ export interface ActivateOptions {
 
 /**
  * TPM2_ActivateCredential for our AK: the EK is authorized by its policy (a policy session with
- * PolicySecret(TPM_RH_ENDORSEMENT)), the AK by an HMAC session salted to the SRK that also
- * encrypts the recovered credential on its way back (AES-128-CFB), so it never crosses the bus in
- * clear. Returns the credential; every session is flushed, on error too.
+ * PolicySecret(TPM_RH_ENDORSEMENT)), the AK by the connection's secure session (salted to the SRK,
+ * to the pinned SRK when OpenOptions.secureSession pins one), which also encrypts the recovered
+ * credential on its way back (AES-128-CFB), so it never crosses the bus in clear. Returns the
+ * credential; the policy session is flushed, on error too.
  */
 export async function activateAKCredential(tpm: TPM, opts: ActivateOptions): Promise<Buffer> {
   const ekHandle = PERSISTENT_HANDLES[opts.ek === 'ecc' ? 'ek-ecc' : 'ek-rsa'];
   await requireAK(tpm);
-  const srk = await tpm.readPublic(SRK_HANDLE);
   return tpm.withTransient(async () => {
     const policy = await PolicySession.start(tpm);
     await tpm.policySecret(TPM_RH.ENDORSEMENT, policy.handle, { nonceTPM: policy.nonceTPM, ...(opts.endorsementAuth !== undefined ? { auth: opts.endorsementAuth } : {}) });
-    const hmac = await HmacSession.start(tpm, { saltKey: { handle: SRK_HANDLE, public: srk.outPublic }, aesBits: 128 });
-    return tpm.activateCredential(AK_HANDLE, ekHandle, opts.credentialBlob, opts.secret, { activateAuth: hmac, keyAuth: policy });
+    return tpm.activateCredential(AK_HANDLE, ekHandle, opts.credentialBlob, opts.secret, { keyAuth: policy, secure: true });
   });
 }

@@ -37,6 +37,8 @@ export interface SecureSessionOptions {
    * Name (no fallback to a transient key): TPM_SALT_KEY_MISMATCH otherwise.
    */
   saltKeyName?: Uint8Array;
+  /** Where the pinned Name is kept (e.g. a state file), named in the refusal. */
+  pinnedIn?: string;
   /** AES key size for parameter encryption (default 128). */
   aesBits?: 128 | 192 | 256;
 }
@@ -61,6 +63,10 @@ function mismatch(msg: string): TPMTransportError {
   return new TPMTransportError('TPM_SALT_KEY_MISMATCH', msg);
 }
 
+function where(opts: SecureSessionOptions): string {
+  return opts.pinnedIn ? ` in ${opts.pinnedIn}` : '';
+}
+
 /** A key fit to salt a session: an RSA or ECC decryption key whose public area we can use. */
 function usableForSalt(pub: TPMTPublic): boolean {
   if (pub.type !== TPM_ALG.RSA && pub.type !== TPM_ALG.ECC) return false;
@@ -82,7 +88,7 @@ async function persistentSaltKey(tpm: TPM, opts: SecureSessionOptions): Promise<
     rp = await tpm.readPublic(handle);
   } catch (e) {
     if (!isRC(e, 0x08b) && !isRC(e, 0x184)) throw e;
-    if (pinned) throw mismatch(`The pinned salt key ${hex32(handle)} is not in the TPM. Provision the SRK again, or remove the pinned Name if the TPM was cleared on purpose.`);
+    if (pinned) throw mismatch(`The salt key pinned${where(opts)} (${hex32(handle)}) is not in the TPM. Provision the SRK again, or remove the pinned Name if the TPM was cleared on purpose.`);
     return undefined;
   }
   // The TPM computes the Name; recomputing it from the public area it sent catches a response
@@ -90,7 +96,7 @@ async function persistentSaltKey(tpm: TPM, opts: SecureSessionOptions): Promise<
   const name = objectName(marshal(TPMTPublicSchema, rp.outPublic));
   if (!sameBytes(name, rp.name)) throw new TPMMarshalError('TPM_MALFORMED_RESPONSE', `TPM2_ReadPublic for ${hex32(handle)} returned a Name that does not match the public area it returned.`);
   if (pinned && !sameBytes(name, pinned)) {
-    throw mismatch(`The key at ${hex32(handle)} is not the pinned salt key (Name ${Buffer.from(name).toString('hex')}, expected ${Buffer.from(pinned).toString('hex')}). The TPM was re-provisioned, or something between tollgate and the TPM substituted the key.`);
+    throw mismatch(`The key at ${hex32(handle)} is not the pinned salt key (its Name is ${Buffer.from(name).toString('hex')}; the Name pinned${where(opts)} is ${Buffer.from(pinned).toString('hex')}). The TPM was re-provisioned, or something between tollgate and the TPM substituted the key; no session was salted to it.`);
   }
   if (!usableForSalt(rp.outPublic)) {
     if (pinned) throw mismatch(`The pinned salt key ${hex32(handle)} is not an RSA or ECC decryption key.`);

@@ -185,7 +185,7 @@ export class TPM {
     this.transport = transport;
     this.uri = transport.uri;
     this.secureOpts = opts.secureSession ?? {};
-    this.exec = new Executor(transport, this.tracker, { ...(opts.retry ? { retry: opts.retry } : {}) });
+    this.exec = new Executor(transport, this.tracker, { ...(opts.retry ? { retry: opts.retry } : {}), ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
     this.exec.nameReader = (h) => this.readName(h);
   }
 

@@ -1,5 +1,6 @@
-// Installs the system packages the tests and the demo need (swtpm, swtpm-tools, tpm2-tools) when
-// they are missing, so that `npm test` and `npm run demo` work on a fresh Debian machine as root.
+// Installs the system packages the tests and the demo need (swtpm, swtpm-tools, tpm2-tools;
+// strace for one test) when they are missing, so that `npm test` and `npm run demo` work on a fresh
+// Debian machine as root.
 import { execFileSync, spawnSync } from 'node:child_process';
 
 const NEEDED: Array<{ bin: string; pkg: string }> = [
@@ -7,6 +8,8 @@ const NEEDED: Array<{ bin: string; pkg: string }> = [
   { bin: 'swtpm_setup', pkg: 'swtpm-tools' },
   { bin: 'swtpm_localca', pkg: 'swtpm-tools' },
   { bin: 'tpm2_quote', pkg: 'tpm2-tools' },
+  // test/tuf/fetch-durable.test.ts checks the order of fsync and rename system calls with it.
+  { bin: 'strace', pkg: 'strace' },
 ];
 
 function has(bin: string): boolean {

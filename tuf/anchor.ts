@@ -31,6 +31,7 @@
 // above what we trusted and brick the device. An attacker with owner access can only raise
 // counters (denial of service), never lower them; undefine+redefine yields a value >= the old one.
 import { createHash } from 'node:crypto';
+import { TPMA_NV, TPM_NT } from '../hardware/index.ts';
 import { TufError, rollbackError } from './errors.ts';
 import { floorOfSteps, stepsForVersion } from './floor-encoding.ts';
 import { crashPoint } from './atomic.ts';
@@ -49,24 +50,10 @@ const MANTISSA_BITS = 7;
 export const ANCHOR_SIZE = 112;
 export const EPOCH_SIZE = 64;
 
-// TPMA_NV bits (TPM 2.0 Part 2, 13.4).
-export const TPMA_NV = {
-  OWNERWRITE: 1 << 1,
-  AUTHWRITE: 1 << 2,
-  TPM_NT_COUNTER: 0x1 << 4,
-  WRITELOCKED: 1 << 11,
-  WRITEALL: 1 << 12,
-  WRITEDEFINE: 1 << 13,
-  OWNERREAD: 1 << 17,
-  AUTHREAD: 1 << 18,
-  NO_DA: 1 << 25,
-  ORDERLY: 1 << 26,
-  WRITTEN: 1 << 29,
-} as const;
-const NT_MASK = 0xf << 4;
+const NT_MASK = 0xf << 4; // TPM_NT: the index type in TPMA_NV bits 4..7
 
 export const RECORD_ATTRIBUTES = TPMA_NV.OWNERWRITE | TPMA_NV.OWNERREAD | TPMA_NV.AUTHREAD | TPMA_NV.WRITEDEFINE | TPMA_NV.WRITEALL | TPMA_NV.NO_DA;
-export const COUNTER_ATTRIBUTES = TPMA_NV.TPM_NT_COUNTER | TPMA_NV.OWNERWRITE | TPMA_NV.OWNERREAD | TPMA_NV.AUTHREAD | TPMA_NV.NO_DA;
+export const COUNTER_ATTRIBUTES = (TPM_NT.COUNTER << 4) | TPMA_NV.OWNERWRITE | TPMA_NV.OWNERREAD | TPMA_NV.AUTHREAD | TPMA_NV.NO_DA;
 
 /** The NV operations the anchor needs (hardware/ adapted in tpm.ts). */
 export interface AnchorTPM {

@@ -2,7 +2,8 @@
 // current metadata and the selected target files, under the same relative paths as on the server
 // (metadata/…, targets/…). The device serves it to the normal tuf-js workflow through
 // BundleFetcher, so nothing in it is trusted because of how it arrived.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { readBoundedFileSync } from '../hardware/index.ts';
 import { join, posix } from 'node:path';
 import { TufError } from './errors.ts';
 import { TollgateFetcher, notFound, type FetchLimits, type OpenedStream } from './fetcher.ts';
@@ -38,8 +39,13 @@ export class BundleFetcher extends TollgateFetcher {
 
 interface MetaDoc { signed?: { version?: number; meta?: Record<string, { version?: number }>; targets?: Record<string, { hashes?: Record<string, string> }>; consistent_snapshot?: boolean } }
 
+// Metadata files of the publisher's repository: regular files only (a FIFO would block), and no
+// larger than tuf-js would ever fetch one (its targetsMaxLength is 5 MB; delegations are smaller).
+const MAX_METADATA_BYTES = 16 * 1024 * 1024;
+
 function readJSON(path: string): MetaDoc {
-  try { return JSON.parse(readFileSync(path, 'utf8')) as MetaDoc; } catch (e) {
+  const bytes = readBoundedFileSync(path, MAX_METADATA_BYTES, { what: 'repository metadata' });
+  try { return JSON.parse(bytes.toString('utf8')) as MetaDoc; } catch (e) {
     throw new TufError('TUF_USAGE', `Cannot read repository metadata ${path}: ${(e as Error).message}.`, 'usage', { cause: e });
   }
 }
@@ -70,7 +76,7 @@ export async function createBundle(repoDir: string, patterns: string[], out: str
     throw new TufError('TUF_USAGE', `${metaDir} is not a readable repository metadata directory.`, 'usage', { cause: e });
   }
   const include = new Set<string>();
-  for (const n of names) if (/^\d+\.root\.json$/.test(n) || n === 'root.json' || n === 'timestamp.json') include.add(n);
+  for (const n of names) if ((/^\d+\.root\.json$/.test(n) || n === 'root.json' || n === 'timestamp.json') && exists(join(metaDir, n))) include.add(n);
   if (!include.has('timestamp.json')) throw new TufError('TUF_USAGE', `${metaDir} has no timestamp.json.`, 'usage');
   const root = readJSON(join(metaDir, 'root.json'));
   const consistent = root.signed?.consistent_snapshot === true;

@@ -1,18 +1,18 @@
 // The device workflow: init (pin the root in the TPM), update (tuf-js refresh under the TPM
-// floors and the time floor, then commit and raise the floors) and fetch (update, look the target
-// up through the delegations, stream it into place).
+// floors and the time floor, then commit and raise the floors) and the target session (one such
+// update, then look targets up through the delegations and stream them into place).
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TpmAnchor, sha256, type AnchorTPM, type Floors } from './anchor.ts';
 import { TufError, rollbackError } from './errors.ts';
-import { mapTufError } from './error-map.ts';
+import { mapTufError } from './tufjs.ts';
 import type { FetchLimits, ProgressInfo, TollgateFetcher } from './fetcher.ts';
 import { MetadataStore, removeStaleTemps } from './metadata-store.ts';
 import { deriveTrustedRoot, keysetDigest, saveRootHistory, validateRoot } from './root-chain.ts';
 import { openSource, repoUrls, withSlash, type Source } from './sources.ts';
 import { ensureDirs, readConfig, statePaths, writeConfig, type StatePaths } from './state.ts';
 import { decideTime, needsTimeRecord, readTimeRecord, systemNowMs, writeTimeRecord, type TimeDecision, type TpmClockReading } from './timefloor.ts';
-import { createUpdater, type HookedUpdater } from './updater.ts';
+import { createUpdater, type HookedUpdater } from './tufjs.ts';
 import { downloadTarget, checkTargetPath, targetUrl, type DownloadResult, type TargetInfo } from './download.ts';
 import { writeFileAtomic } from './atomic.ts';
 
@@ -109,6 +109,7 @@ interface Session {
 async function openSession(o: DeviceOptions & { bundle?: string }): Promise<Session> {
   const paths = statePaths(o.stateDir);
   const cfg = readConfig(paths);
+  ensureDirs(paths);
   for (const d of [paths.dir, paths.metadata, paths.roots]) removeStaleTemps(d);
   const warnings: Warning[] = [];
   const anchor = await TpmAnchor.load(o.tpm, cfg.anchorHandle);
@@ -205,9 +206,7 @@ export async function updateDevice(o: DeviceOptions & { bundle?: string }): Prom
   }
 }
 
-// ---------------------------------------------------------------- lookup and fetch
-
-export interface LookupResult { target: string; length: number; hashes: Record<string, string>; custom: Record<string, unknown>; update: UpdateResult }
+// ---------------------------------------------------------------- lookup
 
 /** Finds `target` through the delegations of the refreshed metadata; undefined when none lists it. */
 async function findTarget(s: Session, target: string) {
@@ -232,47 +231,6 @@ function listingRole(s: Session, info: { path: string }): string {
   const last = s.hooked.lastTargetsRole();
   const listed = last === undefined ? undefined : t.getRole(last)?.signed.targets[info.path];
   return last !== undefined && last !== 'targets' && listed === info ? last : '(a delegated role)';
-}
-
-async function lookup(s: Session, target: string): Promise<LookupResult & { info: TargetInfo }> {
-  const update = await refreshAndCommit(s);
-  const info = await findTarget(s, target);
-  if (!info) throw new TufError('TUF_TARGET_NOT_FOUND', `No trusted targets metadata lists ${target}.`, 'denied', { details: { target } });
-  return { target: info.path, length: info.length, hashes: { ...info.hashes }, custom: info.custom, update, info };
-}
-
-/** Update, then find `target` through the delegations (no download): its length, hashes, custom. */
-export async function lookupTargetDevice(o: DeviceOptions & { target: string; bundle?: string }): Promise<LookupResult> {
-  checkTargetPath(o.target);
-  const s = await openSession(o);
-  try {
-    const { info: _info, ...r } = await lookup(s, o.target);
-    return r;
-  } finally {
-    s.source.fetcher.close();
-  }
-}
-
-export interface FetchResult extends DownloadResult {
-  target: string;
-  length: number;
-  hashes: Record<string, string>;
-  custom: Record<string, unknown>;
-  update: UpdateResult;
-}
-
-export async function fetchTargetDevice(o: DeviceOptions & { target: string; out: string; bundle?: string; onProgress?: (p: ProgressInfo) => void }): Promise<FetchResult> {
-  checkTargetPath(o.target);
-  const s = await openSession(o);
-  try {
-    const { info, ...found } = await lookup(s, o.target);
-    const consistent = s.hooked.trusted.root.signed.consistentSnapshot;
-    const url = targetUrl(s.source.targetsUrl, info, consistent);
-    const r = await downloadTarget({ fetcher: s.source.fetcher, url, info, dest: o.out, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
-    return { ...r, ...found };
-  } finally {
-    s.source.fetcher.close();
-  }
 }
 
 // ---------------------------------------------------------------- session (one refresh, many targets)

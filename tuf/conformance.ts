@@ -2,22 +2,20 @@
 // metadata dir that holds trusted metadata under non-versioned names. No TPM: plain tuf-js with
 // our atomic persistence, our fetcher and our streaming target download.
 import { mkdirSync, readFileSync } from 'node:fs';
+import { readBoundedFileSync } from '../hardware/index.ts';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
 import { TufError } from './errors.ts';
-import { mapTufError } from './error-map.ts';
+import { mapTufError } from './tufjs.ts';
 import { fetcherFor, withSlash } from './sources.ts';
 import { MetadataStore, removeStaleTemps } from './metadata-store.ts';
-import { createUpdater } from './updater.ts';
+import { createUpdater, MAX_ROOT_BYTES } from './tufjs.ts';
 import { downloadTarget, targetUrl } from './download.ts';
 import { systemNowMs } from './timefloor.ts';
 import type { FetchLimits } from './fetcher.ts';
 
 export function conformanceInit(metadataDir: string, trustedRoot: string): void {
-  let bytes: Buffer;
-  try { bytes = readFileSync(trustedRoot); } catch (e) {
-    throw new TufError('TUF_USAGE', `Cannot read trusted root ${trustedRoot}: ${(e as Error).message}.`, 'usage', { cause: e });
-  }
+  const bytes = readBoundedFileSync(trustedRoot, MAX_ROOT_BYTES, { what: 'the trusted root' });
   mkdirSync(metadataDir, { recursive: true });
   writeFileAtomic(join(metadataDir, 'root.json'), bytes);
 }

@@ -2,16 +2,17 @@
 // length and EVERY listed hash are checked as they arrive; only a complete, matching file is
 // fsynced and renamed into place (then the directory is fsynced). Anything else removes the
 // staging file, so nothing unverified is ever visible under the destination name. A destination
-// that already matches is not downloaded again.
+// that already matches is not downloaded again, but it is fsynced: either way, what this returns
+// is on disk.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TufError } from './errors.ts';
 import { crashPoint, fsyncDir } from './atomic.ts';
-import { mapTufError } from './error-map.ts';
+import { mapTufError } from './tufjs.ts';
 import { ownerTag, tagIsStale } from './owner.ts';
 import type { ProgressInfo, TollgateFetcher } from './fetcher.ts';
 
@@ -102,6 +103,15 @@ async function streamInto(fetcher: TollgateFetcher, url: string, info: TargetInf
   return received;
 }
 
+async function fsyncFile(file: string): Promise<void> {
+  try {
+    const fh = await open(file, 'r');
+    try { await fh.sync(); } finally { await fh.close(); }
+  } catch (e) {
+    throw new TufError('TUF_STATE', `Cannot flush ${file} to disk (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, 'environment', { cause: e });
+  }
+}
+
 /**
  * Staging files a killed download of the same destination left behind. Each is named after its
  * owner (owner.ts), so a download still running in another process (another state dir, another
@@ -129,7 +139,12 @@ export async function downloadTarget(opts: {
 }): Promise<DownloadResult> {
   const { info, dest } = opts;
   checkTargetPath(info.path);
-  if (await matchesTarget(dest, info)) return { path: dest, cached: true, bytes: 0 };
+  if (await matchesTarget(dest, info)) {
+    // The matching file may be a fresh copy (the gate seeds its staging file from --out) that the
+    // caller renames over a good file next: make its bytes durable first, as for a download.
+    await fsyncFile(dest);
+    return { path: dest, cached: true, bytes: 0 };
+  }
   hashers(info); // refuse unsupported algorithms before any byte moves
   const dir = dirname(dest);
   try {

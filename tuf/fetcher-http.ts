@@ -3,9 +3,9 @@
 // refresh reuses its connection.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { DownloadHTTPError } from 'tuf-js/dist/error.js';
 import { TufError } from './errors.ts';
 import { TollgateFetcher, type FetchLimits, type OpenedStream } from './fetcher.ts';
+import { DownloadHTTPError } from './tufjs.ts';
 
 const MAX_REDIRECTS = 5;
 

@@ -11,8 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
-import type { Fetcher } from 'tuf-js';
-import { DownloadHTTPError } from 'tuf-js/dist/error.js';
+import { DownloadHTTPError, type Fetcher } from './tufjs.ts';
 import { TufError } from './errors.ts';
 
 export interface FetchLimits {

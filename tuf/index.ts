@@ -1,23 +1,16 @@
-// Public surface of tuf/: TUF on tuf-js with a TPM-anchored rollback floor and time floor,
-// crash-safe trusted state, http/file/bundle fetchers and streaming target download.
-export { TufError, rollbackError, type TufErrorCode } from './errors.ts';
-export { initDevice, updateDevice, fetchTargetDevice, lookupTargetDevice, openTargetSession, type TargetSession, type FoundTarget, type LookupResult, type DeviceTPM, type DeviceOptions, type InitResult, type UpdateResult, type FetchResult, type Warning } from './client.ts';
-export { conformanceInit, conformanceRefresh, conformanceDownload, type ConformanceDownload } from './conformance.ts';
-export { createBundle, BundleFetcher, type BundleCreateResult } from './bundle.ts';
-export { TarReader, writeTar, ustarHeader, checkEntryName, type TarEntry, type TarInput } from './tar.ts';
-export { TollgateFetcher, DEFAULT_LIMITS, type FetchLimits, type ProgressInfo } from './fetcher.ts';
-export { HttpFetcher } from './fetcher-http.ts';
-export { FileFetcher } from './fetcher-file.ts';
-export { fetcherFor, openSource, repoUrls } from './sources.ts';
-export {
-  TpmAnchor, ANCHOR_HANDLE, MAX_EPOCHS, epochHandles, encodeAnchor, decodeAnchor, TPMA_NV, RECORD_ATTRIBUTES, COUNTER_ATTRIBUTES,
-  type AnchorTPM, type Floors, type FloorRole,
-} from './anchor.ts';
-export { floorOfSteps, stepsForVersion, representableFloor } from './floor-encoding.ts';
-export { decideTime, systemNowMs, CLOCK_TOLERANCE_MS, type TimeDecision, type TimeRecord, type TpmClockReading } from './timefloor.ts';
-export { downloadTarget, matchesTarget, checkTargetPath, targetUrl, type TargetInfo, type DownloadResult } from './download.ts';
-export { statePaths, readConfig, type StatePaths, type DeviceConfig } from './state.ts';
-export { writeFileAtomic } from './atomic.ts';
+// Public surface of tuf/ (TUF on tuf-js with a TPM-anchored rollback floor and time floor,
+// crash-safe trusted state, http/file/bundle fetchers and streaming target download): what agent/
+// uses, nothing else. Tests and benchmarks that exercise the parts (fetchers, tar, TPM anchor,
+// floor encoding, the tuf-js adapter) import those modules by path.
+export { TufError } from './errors.ts';
+export { initDevice, updateDevice, openTargetSession, type TargetSession, type FoundTarget, type DeviceTPM, type DeviceOptions, type InitResult, type UpdateResult } from './client.ts';
+export { MAX_ROOT_BYTES } from './tufjs.ts';
 export { deviceTPM } from './tpm.ts';
-export { lockState, withStateLock, StateLockedError, DEFAULT_LOCK_WAIT_MS, type StateLock, type LockHolder, type LockOptions } from './state-lock.ts';
-export { ownerTag, tagIsStale, selfOwner, ownerAlive, parseOwnerTag, type Owner } from './owner.ts';
+export { conformanceInit, conformanceRefresh, conformanceDownload } from './conformance.ts';
+export { createBundle } from './bundle.ts';
+export type { ProgressInfo } from './fetcher.ts';
+export { checkTargetPath } from './download.ts';
+export { statePaths, readConfig, type DeviceConfig } from './state.ts';
+export { writeFileAtomic } from './atomic.ts';
+export { withStateLock, DEFAULT_LOCK_WAIT_MS } from './state-lock.ts';
+export { ownerTag, tagIsStale } from './owner.ts';

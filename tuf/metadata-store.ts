@@ -1,6 +1,6 @@
 // Where tuf-js reads and writes its "local metadata". tuf-js 6 reads `<dir>/<role>.json` with
 // readFileSync and persists with a bare writeFileSync (no temp file, no fsync), so we take both
-// over (updater.ts hooks loadLocalMetadata/persistMetadata):
+// over (tufjs.ts hooks loadLocalMetadata/persistMetadata):
 //  - 'deferred' (device mode): reads come from our trusted dir (after our own checks); writes are
 //    held in memory and only committed — temp+fsync+rename, then one dir fsync — after the whole
 //    refresh verified and the TPM floors were checked. An attack therefore writes nothing.

@@ -4,10 +4,10 @@
 // N+1). A missing or corrupted link just ends the local chain early; tuf-js then fetches the rest.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TrustedMetadataStore } from 'tuf-js/dist/store.js';
 import { writeFileAtomic } from './atomic.ts';
 import { TufError } from './errors.ts';
 import { sha256 } from './anchor.ts';
+import { newTrustedSet } from './tufjs.ts';
 
 export interface RootInfo { bytes: Buffer; version: number; keyset: Buffer; expires: string }
 
@@ -33,10 +33,11 @@ export function keysetDigest(rootBytes: Uint8Array): Buffer {
 /** Parses and self-verifies a root (tuf-js rules); throws TUF_ROOT_INVALID. */
 export function validateRoot(bytes: Buffer, what: string): RootInfo {
   try {
-    const store = new TrustedMetadataStore(bytes);
+    const store = newTrustedSet(bytes);
     const r = store.root;
     return { bytes, version: r.signed.version, keyset: keysetDigest(bytes), expires: r.signed.expires };
   } catch (e) {
+    if (e instanceof TufError) throw e; // the installed tuf-js was refused (checkTufJs), not the root
     throw new TufError('TUF_ROOT_INVALID', `${what} is not a valid self-signed TUF root: ${(e as Error).message}.`, 'denied', { cause: e });
   }
 }
@@ -47,7 +48,7 @@ export function rootHistoryName(version: number): string {
 
 /** Walks pinned → N+1 → … through `rootsDir`; returns the newest root that verifies. */
 export function deriveTrustedRoot(pinned: Buffer, rootsDir: string): RootInfo & { skipped?: string } {
-  const store = new TrustedMetadataStore(pinned);
+  const store = newTrustedSet(pinned);
   let bytes = pinned;
   let skipped: string | undefined;
   for (;;) {

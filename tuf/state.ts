@@ -46,6 +46,20 @@ export function writeConfig(p: StatePaths, c: DeviceConfig): void {
   writeFileAtomic(p.config, JSON.stringify(c, null, 2) + '\n');
 }
 
+/**
+ * Creates the state directories that are missing. One that exists as something else (a file put
+ * where metadata/ was) is a typed TUF_STATE error naming it, never an unexpected crash.
+ */
 export function ensureDirs(p: StatePaths): void {
-  for (const d of [p.dir, p.roots, p.metadata]) mkdirSync(d, { recursive: true, mode: 0o755 });
+  for (const d of [p.dir, p.roots, p.metadata]) {
+    try {
+      mkdirSync(d, { recursive: true, mode: 0o755 });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR') {
+        throw new TufError('TUF_STATE', `${d} is not a directory (something replaced it); tollgate keeps its TUF state there. Move it out of the way and run the command again: what is missing is fetched again and checked against the TPM floors.`, 'environment', { cause: e, details: { path: d } });
+      }
+      throw new TufError('TUF_STATE', `Cannot create ${d} (${code ?? (e as Error).message}); check that the state directory is writable.`, 'environment', { cause: e, details: { path: d } });
+    }
+  }
 }

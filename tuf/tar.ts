@@ -5,9 +5,10 @@
 // absolute or `..` names, duplicate names, bad checksums and truncation are all refused with
 // TUF_BUNDLE_INVALID. The reader indexes
 // headers with positional reads and streams entry data, so a bundle never has to fit in memory.
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { open as openAsync } from 'node:fs/promises';
+import { openRegularFileSync } from '../hardware/index.ts';
 import { TufError } from './errors.ts';
 import { crashPoint, fsyncDir, tempNameFor } from './atomic.ts';
 import { rename, rm } from 'node:fs/promises';
@@ -207,10 +208,8 @@ export class TarReader {
   private constructor(path: string, entries: Map<string, TarEntry>) { this.path = path; this.entries = entries; }
 
   static open(path: string): TarReader {
-    let fd: number;
-    try { fd = openSync(path, 'r'); } catch (e) {
-      throw new TufError('TUF_BUNDLE_INVALID', `Cannot open bundle ${path}: ${(e as Error).message}.`, 'usage', { cause: e });
-    }
+    // A FIFO or device named as the bundle is refused, never blocked on (hardware/files.ts).
+    const { fd } = openRegularFileSync(path, { what: 'the bundle' });
     try { return new TarReader(path, TarReader.index(fd)); } finally { closeSync(fd); }
   }
 
@@ -281,6 +280,8 @@ export class TarReader {
   /** A stream of one entry's bytes (re-opens the file: readers do not hold an fd between calls). */
   stream(entry: TarEntry): Readable {
     if (entry.size === 0) return Readable.from([]);
-    return createReadStream(this.path, { start: entry.offset, end: entry.offset + entry.size - 1, highWaterMark: 256 * 1024 });
+    // Checked like the first open: a FIFO swapped in since then is refused instead of hanging.
+    const { fd } = openRegularFileSync(this.path, { what: 'the bundle' });
+    return createReadStream('', { fd, start: entry.offset, end: entry.offset + entry.size - 1, highWaterMark: 256 * 1024 });
   }
 }

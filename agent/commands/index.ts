@@ -16,6 +16,9 @@ const tpm = () => import('./tpm.ts');
 const tuf = () => import('./tuf.ts');
 const verify = () => import('./verify.ts');
 const conformanceSigstore = () => import('./conformance-sigstore.ts');
+const attest = () => import('./attest.ts');
+const enroll = () => import('./enroll.ts');
+const appraise = () => import('./appraise.ts');
 const ledger = () => import('./ledger.ts');
 
 export const commands: CommandEntry[] = [
@@ -23,6 +26,11 @@ export const commands: CommandEntry[] = [
   { path: ['tpm', 'provision'], summary: "Create (once) the EK, SRK, AK and device key at tollgate's persistent handles; the AK certifies the device key.", load: tpm },
   { path: ['tpm', 'quote'], summary: 'Quote PCRs with the AK over a nonce; writes quote.msg, quote.sig, quote.pcrs and ak.pub.pem for tpm2_checkquote.', load: tpm },
   { path: ['tpm', 'verify-quote'], summary: "Verify a quote (ours or tpm2_quote's) against an AK public key, PCR values and a nonce; exit 0 valid, 1 not.", load: tpm },
+  { path: ['enroll', 'request'], summary: "Write this device's enrolment request (EK certificates, EK, AK and device key, the AK's certification of the device key) for a verifier.", load: enroll },
+  { path: ['enroll', 'activate'], summary: "Answer a verifier's enrolment challenge: recover its secret with TPM2_ActivateCredential and write the proof.", load: enroll },
+  { path: ['appraise', 'enroll'], summary: "Verifier side of enrolment: check a device's request and write its challenge, or (--finish) check its proof and write the enrolled-device record.", load: appraise },
+  { path: ['attest'], summary: 'Make evidence for a verifier: EAT (CWT in COSE_Sign1) with a quote bound to PCRs, event logs and installed software, signed by the device key.', load: attest },
+  { path: ['appraise'], summary: 'Appraise device evidence against its enrolment record and reference values (no TPM); prints an EAR, exit 0 affirming, 1 contraindicated.', load: appraise },
   { path: ['init'], summary: 'Pin a TUF root in the TPM and prepare the update state', load: tuf },
   { path: ['update'], summary: 'Refresh TUF metadata and raise the TPM rollback floor', load: tuf },
   { path: ['fetch'], summary: 'Download one TUF target, verify it against its evidence and the policy, and install it only if allowed', load: tuf },

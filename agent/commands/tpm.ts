@@ -1,18 +1,20 @@
 // `tollgate tpm info | provision | quote | verify-quote`. (--tpm and --json are global options of
 // the dispatcher.) All TPM and format logic lives in hardware/; this module parses flags, opens
 // the TPM, writes files durably and formats results.
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CommandContext, CommandSpec } from '../command.ts';
-import { optList, optString, requireOption } from '../options.ts';
+import { optList, optString, outputDir, requireOption } from '../options.ts';
 import {
-  TollgateError, openTPM, resolveTPMURI, TPM_ALG, TPM_HT, TPM_PT, hex32, selectedPCRs,
+  TollgateError, TPM_ALG, TPM_HT, TPM_PT, hex32, selectedPCRs,
   parsePCRList, formatPCRList, bankName, encodeSerializedPCRs, parseSerializedPCRs, parsePublicFile, TPM2ToolsError,
   parseNonce, quote, verifyQuote, provision, inspectHandles, requireAK, PERSISTENT_HANDLES,
-  readEKCertificates, parseCABundle, verifyEKCertChain, ekCertMatches, KEY_ROLE_NAMES, publicPem, defineLedgerIndex,
+  readEKCertificates, parseCABundle, verifyEKCertChain, ekCertMatches, KEY_ROLE_NAMES, publicPem, SRK_HANDLE, readBoundedFile, defineLedgerIndex,
   type TPM, type TPMSQuoteInfo, type EKCertificate,
 } from '../../hardware/index.ts';
+import { ledgerIndexFor } from '../ledger/index.ts';
 import { writeFileAtomic } from '../../tuf/index.ts';
+import { STATE, stateRoot } from '../state-root.ts';
+import { openCommandTPM, readSrkPin, writeSrkPin } from '../tpm-state.ts';
 
 /** A mistake in how a tpm command was invoked (exit 2). */
 class TpmCommandError extends TollgateError {
@@ -22,8 +24,9 @@ class TpmCommandError extends TollgateError {
   }
 }
 
+// No SRK pin here: these commands start no salted session, and provisioning is what records it.
 async function withTPM<T>(ctx: CommandContext, fn: (tpm: TPM) => Promise<T>): Promise<T> {
-  const tpm = await openTPM(resolveTPMURI(optString(ctx, 'tpm'), ctx.env));
+  const tpm = await openCommandTPM(ctx);
   try {
     return await fn(tpm);
   } finally {
@@ -31,16 +34,25 @@ async function withTPM<T>(ctx: CommandContext, fn: (tpm: TPM) => Promise<T>): Pr
   }
 }
 
+// Caps far above any real file of each kind (a TPMS_ATTEST, TPMT_SIGNATURE or serialized PCR file
+// is at most a few KiB; a PEM CA bundle of a whole trust store is under 1 MiB).
+const MAX_TPM_FILE_BYTES = 64 * 1024;
+const MAX_CA_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A file named by --OPTION: a regular file under its cap, never a FIFO or device (exit 2). The
+ * quote's own files over the cap are a failed verification (exit 1), like any malformed quote.
+ */
 async function readInput(ctx: CommandContext, option: string, path: string): Promise<Buffer> {
-  try {
-    return await readFile(resolve(ctx.cwd, path));
-  } catch (e) {
-    throw new TpmCommandError('CLI_FILE_UNREADABLE', `Cannot read --${option} ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path.`);
-  }
+  const evidence = option === 'msg' || option === 'sig' || option === 'pcrs';
+  return readBoundedFile(resolve(ctx.cwd, path), option === 'ca' ? MAX_CA_FILE_BYTES : MAX_TPM_FILE_BYTES, {
+    what: `--${option}`,
+    tooLargeClass: evidence ? 'denied' : 'usage',
+    codes: { 'not-found': 'CLI_FILE_UNREADABLE', unreadable: 'CLI_FILE_UNREADABLE' },
+  });
 }
 
-async function writeFiles(ctx: CommandContext, dirOpt: string, files: Record<string, Uint8Array | string>): Promise<Record<string, string>> {
-  const dir = resolve(ctx.cwd, dirOpt);
+async function writeFiles(dir: string, files: Record<string, Uint8Array | string>): Promise<Record<string, string>> {
   try {
     // writeFileAtomic creates the directory and makes each file durable (temp, fsync, rename, fsync dir).
     const out: Record<string, string> = {};
@@ -133,25 +145,56 @@ function parseEKs(v: string | undefined): Array<'rsa' | 'ecc'> {
   return [...new Set(parts)] as Array<'rsa' | 'ecc'>;
 }
 
+/** The recorded pin; a corrupted record has nothing to keep and is rewritten (that is its remedy). */
+function pinToKeep(root: string): ReturnType<typeof readSrkPin> {
+  try {
+    return readSrkPin(root);
+  } catch (e) {
+    if (e instanceof TollgateError && e.code === 'TPM_STATE_INVALID') return undefined;
+    throw e;
+  }
+}
+
+function srkChanged(name: Uint8Array, pin: { name: Buffer; path: string }): TollgateError {
+  return new TollgateError('TPM_SALT_KEY_MISMATCH',
+    `The SRK at ${hex32(SRK_HANDLE)} has Name ${hex(name)}, but an earlier provisioning pinned ${hex(pin.name)} in ${pin.path}; the pin was kept. If this TPM was cleared on purpose, delete ${pin.path} and provision again; otherwise something substituted the key.`,
+    'environment', { details: { name: hex(name), pinned: hex(pin.name), file: pin.path } });
+}
+
 const provisionCmd: CommandSpec = {
   path: ['tpm', 'provision'],
   summary: 'Create (once) the EK, SRK, AK and device key at tollgate\'s persistent handles; the AK certifies the device key.',
-  usage: 'tollgate tpm provision [--ek rsa,ecc] [--out DIR] [--tpm URI] [--json]',
+  usage: 'tollgate tpm provision [--ek rsa,ecc] [--out DIR] [--state DIR] [--tpm URI] [--json]',
   options: {
     ek: { type: 'string', valueName: 'rsa,ecc', description: 'Which EKs to persist (default both).' },
     out: { type: 'string', valueName: 'DIR', description: 'Also write ak.pub.pem, device.pub.pem, certify.msg and certify.sig here.' },
+    state: { ...STATE, description: `${STATE.description}; the SRK Name is recorded in its tpm.json, and salted sessions accept no other key` },
   },
   async run(ctx) {
     const eks = parseEKs(optString(ctx, 'ek'));
-    const out = optString(ctx, 'out');
-    // The ledger's NV extend index (hardware/nvledger.ts) is part of provisioning too (the ledger
-    // also defines it on first use). Owner authorization as the TUF anchor uses it.
-    const { r, certs, ledgerIndex } = await withTPM(ctx, async (tpm) => ({
-      r: await provision(tpm, { eks }),
-      ledgerIndex: await defineLedgerIndex(tpm, { ownerAuth: ctx.env.TOLLGATE_OWNER_AUTH ?? '' }),
-      certs: await readEKCertificates(tpm),
-    }));
-    const files = out ? await writeFiles(ctx, out, {
+    const outOpt = optString(ctx, 'out');
+    const out = outOpt === undefined ? undefined : outputDir(ctx, 'out', outOpt);
+    const pin = pinToKeep(stateRoot(ctx));
+    const { r, certs, ledgerIndex } = await withTPM(ctx, async (tpm) => {
+      // A pinned SRK is never silently re-pinned: keys would be created under a substituted one.
+      const [now] = await inspectHandles(tpm, ['srk']);
+      if (pin && now!.name && !now!.name.equals(pin.name)) throw srkChanged(now!.name, pin);
+      const r = await provision(tpm, { eks });
+      const made = r.keys.find((k) => k.role === 'srk')!;
+      if (pin && !made.name.equals(pin.name)) throw srkChanged(made.name, pin);
+      // The ledger's NV extend index (hardware/nvledger.ts) is part of provisioning too (the ledger
+      // also defines it on first use). Owner authorization as the TUF anchor uses it.
+      const ledgerIndex = await defineLedgerIndex(tpm, { index: ledgerIndexFor(stateRoot(ctx), ctx.env), ownerAuth: ctx.env.TOLLGATE_OWNER_AUTH ?? '' });
+      return { r, ledgerIndex, certs: await readEKCertificates(tpm) };
+    });
+    const srk = r.keys.find((k) => k.role === 'srk')!;
+    let pinFile: string;
+    try {
+      pinFile = writeSrkPin(stateRoot(ctx), srk.name);
+    } catch (e) {
+      throw new TollgateError('CLI_WRITE_FAILED', `The keys are provisioned, but the SRK Name could not be recorded in ${stateRoot(ctx)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable state directory with --state and run provisioning again (it changes nothing on the TPM).`, 'environment', { cause: e });
+    }
+    const files = out ? await writeFiles(out, {
       'ak.pub.pem': r.ak.pem, 'device.pub.pem': r.deviceKey.pem, 'certify.msg': r.certification.attestBytes, 'certify.sig': r.certification.signatureBytes,
     }) : undefined;
     const key = (k: typeof r.keys[number]) => ({ role: k.role, description: KEY_ROLE_NAMES[k.role], handle: hex32(k.handle), created: k.created, name: hex(k.name), qualifiedName: hex(k.qualifiedName) });
@@ -169,6 +212,7 @@ const provisionCmd: CommandSpec = {
         verified: true, attest: hex(r.certification.attestBytes), signature: hex(r.certification.signatureBytes), qualifyingData: hex(r.certification.qualifyingData),
       },
       ekCertificates: ekCerts,
+      srkPin: { file: pinFile, name: hex(srk.name) },
       ...(files ? { files } : {}),
     };
     const lines = [
@@ -177,8 +221,9 @@ const provisionCmd: CommandSpec = {
       `  ${data.ledgerIndex.handle} ledger NV extend index${ledgerIndex.created ? ' [created]' : ''}\n      name ${data.ledgerIndex.name}`,
       ...ekCerts.map((e) => `  ${e.handle} EK certificate: ${e.certificate ? `at NV ${e.certificate}` : 'none matches this EK'}`),
       'Device key certified by the AK (TPM2_Certify), certification verified.',
+      `SRK Name recorded in ${pinFile}: salted sessions refuse any other key at ${hex32(srk.handle)}.`,
       'AK public key:', r.ak.pem.trimEnd(),
-      ...(files ? [`Wrote ${Object.keys(files).join(', ')} to ${resolve(ctx.cwd, out!)}`] : []),
+      ...(files ? [`Wrote ${Object.keys(files).join(', ')} to ${out}`] : []),
     ];
     ctx.result(data, lines.join('\n'));
   },
@@ -199,12 +244,12 @@ const quoteCmd: CommandSpec = {
   async run(ctx) {
     const nonce = parseNonce(requireOption(ctx, 'nonce', '$(openssl rand -hex 32)'));
     const selection = parsePCRList(requireOption(ctx, 'pcrs', 'sha256:0,1,2,3,4,5,6,7'));
-    const out = requireOption(ctx, 'out', 'DIR');
+    const out = outputDir(ctx, 'out', requireOption(ctx, 'out', 'DIR'));
     const { q, ak } = await withTPM(ctx, async (tpm) => {
       const ak = await requireAK(tpm);
       return { ak, q: await quote(tpm, { akHandle: ak.handle, nonce, selection }) };
     });
-    const files = await writeFiles(ctx, out, {
+    const files = await writeFiles(out, {
       'quote.msg': q.attestBytes, 'quote.sig': q.signatureBytes, 'quote.pcrs': encodeSerializedPCRs(q.selection, q.pcrs), 'ak.pub.pem': publicPem(ak.public),
     });
     const data = {
@@ -213,7 +258,7 @@ const quoteCmd: CommandSpec = {
     };
     const text = [
       `Quoted ${data.pcrs} with the AK (${hex32(ak.handle)}) over nonce ${data.nonce}.`,
-      `Wrote ${Object.keys(files).join(', ')} to ${resolve(ctx.cwd, out)}.`,
+      `Wrote ${Object.keys(files).join(', ')} to ${out}.`,
       `Check with: tpm2_checkquote -u ${files['ak.pub.pem']} -m ${files['quote.msg']} -s ${files['quote.sig']} -f ${files['quote.pcrs']} -g sha256 -q ${data.nonce}`,
     ];
     ctx.result(data, text.join('\n'));

@@ -2,28 +2,25 @@
 // (--tpm and --json are global options of the dispatcher.)
 // All TUF logic lives in tuf/ and the install gate in agent/gate.ts; this module parses flags,
 // opens the TPM and formats results.
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandContext, CommandSpec, OptionSpec } from '../command.ts';
-import { checkLines, optString, requireOption } from '../options.ts';
+import { checkLines, optString, outputFile, requireOption } from '../options.ts';
 import {
   updateDevice, writeFileAtomic, createBundle, conformanceInit, conformanceRefresh, conformanceDownload,
-  TufError, deviceTPM, withStateLock, DEFAULT_LOCK_WAIT_MS, type DeviceTPM, type UpdateResult, type ProgressInfo,
+  TufError, deviceTPM, withStateLock, DEFAULT_LOCK_WAIT_MS, MAX_ROOT_BYTES, checkTargetPath, type DeviceTPM, type UpdateResult, type ProgressInfo,
 } from '../../tuf/index.ts';
-import { openTPM, resolveTPMURI, TollgateError } from '../../hardware/index.ts';
+import { STATE, stateRoot } from '../state-root.ts';
+import { openCommandTPM } from '../tpm-state.ts';
+import { readBoundedFileSync, TollgateError } from '../../hardware/index.ts';
 import { Ledger, appendDecision, fetchDecision, ledgerIndexFor } from '../ledger/index.ts';
 import { denyError, gateFetch, type GateResult } from '../gate.ts';
 import { checkGateTarget, GATE_OPTIONS, readGateConfig, type GateConfig } from '../gate-config.ts';
 import { DEFAULT_OSV_TARGET, DEFAULT_POLICY_TARGET, DEFAULT_TRUSTED_ROOT_TARGET } from '../gate-evidence.ts';
 import { initGate } from '../init.ts';
+import { recordInstalled } from '../installed.ts';
 
-const STATE: OptionSpec = { type: 'string', description: 'tollgate state directory (default $TOLLGATE_STATE or /var/lib/tollgate)', valueName: 'DIR' };
 const BUNDLE: OptionSpec = { type: 'string', description: 'read repository files from this offline bundle instead of the network', valueName: 'FILE' };
 const LOCK_WAIT: OptionSpec = { type: 'string', description: `how long to wait while another tollgate holds the state directory (default ${DEFAULT_LOCK_WAIT_MS / 1000}; then exit 3, STATE_LOCKED)`, valueName: 'SECONDS' };
-
-function stateRoot(ctx: CommandContext): string {
-  return resolve(ctx.cwd, optString(ctx, 'state') ?? ctx.env.TOLLGATE_STATE ?? '/var/lib/tollgate');
-}
 
 function tufStateDir(ctx: CommandContext): string {
   return join(stateRoot(ctx), 'tuf');
@@ -44,8 +41,9 @@ async function withLock<T>(ctx: CommandContext, command: string, fn: () => Promi
   }, fn);
 }
 
+// With the SRK pin `tollgate tpm provision` recorded in the same state root (tpm-state.ts).
 async function withTPM<T>(ctx: CommandContext, fn: (tpm: DeviceTPM) => Promise<T>): Promise<T> {
-  const tpm = await openTPM(resolveTPMURI(optString(ctx, 'tpm'), ctx.env));
+  const tpm = await openCommandTPM(ctx, { pinFrom: stateRoot(ctx) });
   try {
     return await fn(deviceTPM(tpm));
   } finally {
@@ -59,7 +57,7 @@ async function withTPM<T>(ctx: CommandContext, fn: (tpm: DeviceTPM) => Promise<T
  * (tampered, its TPM index gone) stops the command: a decision that cannot be recorded is not taken.
  */
 async function withTPMLedger<T>(ctx: CommandContext, fn: (tpm: DeviceTPM, ledger: Ledger) => Promise<T>): Promise<T> {
-  const tpm = await openTPM(resolveTPMURI(optString(ctx, 'tpm'), ctx.env));
+  const tpm = await openCommandTPM(ctx, { pinFrom: stateRoot(ctx) });
   try {
     const ledger = await Ledger.open({ stateRoot: stateRoot(ctx), tpm, index: ledgerIndexFor(stateRoot(ctx), ctx.env), ownerAuth: ctx.env.TOLLGATE_OWNER_AUTH ?? '' });
     try {
@@ -144,10 +142,7 @@ const init: CommandSpec = {
   },
   async run(ctx) {
     const rootFile = resolve(ctx.cwd, requireOption(ctx, 'root'));
-    let rootBytes: Buffer;
-    try { rootBytes = readFileSync(rootFile); } catch (e) {
-      throw new TufError('TUF_USAGE', `Cannot read --root ${rootFile}: ${(e as Error).message}.`, 'usage', { cause: e });
-    }
+    const rootBytes = readBoundedFileSync(rootFile, MAX_ROOT_BYTES, { what: '--root' });
     const repo = optString(ctx, 'repo');
     const metadataUrl = optString(ctx, 'metadata-url');
     if (!repo && !metadataUrl) throw new TufError('TUF_USAGE', '--repo is required.', 'usage');
@@ -242,9 +237,11 @@ const fetch: CommandSpec = {
   },
   async run(ctx) {
     const target = ctx.positionals[0];
-    if (!target || ctx.positionals.length !== 1) throw new TufError('TUF_USAGE', 'fetch takes exactly one TARGET.', 'usage');
-    const out = resolve(ctx.cwd, requireOption(ctx, 'out'));
-    const vsaOut = optString(ctx, 'vsa-out');
+    if (target === undefined || ctx.positionals.length !== 1) throw new TufError('TUF_USAGE', 'fetch takes exactly one TARGET.', 'usage');
+    checkTargetName(target);
+    const out = outputFile(ctx, 'out', requireOption(ctx, 'out'));
+    const vsaOpt = optString(ctx, 'vsa-out');
+    const vsaOut = vsaOpt === undefined ? undefined : outputFile(ctx, 'vsa-out', vsaOpt);
     const root = stateRoot(ctx);
     const stateDir = tufStateDir(ctx);
     const bundle = optString(ctx, 'bundle');
@@ -259,7 +256,7 @@ const fetch: CommandSpec = {
         onDecision: async (d) => { await appendDecision(ledger, 'fetch', fetchDecision(d)); },
       }));
     });
-    if (vsaOut !== undefined && r.vsa) writeFileAtomic(resolve(ctx.cwd, vsaOut), JSON.stringify(r.vsa, null, 2) + '\n');
+    if (vsaOut !== undefined && r.vsa) writeFileAtomic(vsaOut, JSON.stringify(r.vsa, null, 2) + '\n');
     const w = warnText(r.update);
     const text = gateText(r) + (w ? '\n' + w : '');
     if (r.decision === 'deny') {
@@ -268,10 +265,26 @@ const fetch: CommandSpec = {
       ctx.info(`tollgate: ${e.code}: ${e.message}`);
       return e.exitCode;
     }
+    // The install record the evidence's installed-software claim is read from (tollgate attest).
+    if (r.decision === 'allow' && r.path) recordInstalled(root, { target: r.target, path: r.path, hashes: r.hashes, tufVersion: r.update.versions.targets, installedAt: new Date().toISOString() });
     ctx.result(r, text);
     return 0;
   },
 };
+
+/**
+ * A TARGET typed on the command line that no repository can list (absolute, empty, `..`, control
+ * characters…) is the user's mistake (exit 2), refused before the TPM or the network is touched;
+ * the same name coming from metadata is the repository's (TUF_TARGET_PATH_INVALID, denied).
+ */
+function checkTargetName(target: string): void {
+  try {
+    checkTargetPath(target);
+  } catch (e) {
+    if (!(e instanceof TufError)) throw e;
+    throw new TufError('TUF_TARGET_PATH_INVALID', `TARGET ${JSON.stringify(target)} cannot be a TUF target path (empty, absolute, with '.' or '..' segments, backslashes or control characters); give the path the repository lists, e.g. app/v1.bin.`, 'usage', { details: { target } });
+  }
+}
 
 const bundleCreate: CommandSpec = {
   path: ['bundle', 'create'],
@@ -284,7 +297,7 @@ const bundleCreate: CommandSpec = {
   },
   async run(ctx) {
     const repo = resolve(ctx.cwd, requireOption(ctx, 'repo'));
-    const out = resolve(ctx.cwd, requireOption(ctx, 'out'));
+    const out = outputFile(ctx, 'out', requireOption(ctx, 'out'));
     const t = ctx.values['targets'];
     const patterns = Array.isArray(t) ? t : typeof t === 'string' ? [t] : [];
     if (patterns.length === 0) throw new TufError('TUF_USAGE', '--targets PATTERN is required (use "**" for all).', 'usage');
@@ -333,9 +346,10 @@ const conformance: CommandSpec = {
       }
       return 0;
     } catch (e) {
-      const err = e instanceof TufError ? e : undefined;
-      ctx.info(`tollgate conformance: ${err ? `${err.code}: ${err.message}` : String(e)}`);
-      if (ctx.json) ctx.result({ ok: false, error: err ? err.toJSON() : { message: String(e) } }, '');
+      // Reported like every other command's error (CODE: message), but the exit code stays 1.
+      const err = e instanceof TollgateError ? e.toJSON() : { code: 'UNEXPECTED_ERROR', message: `unexpected error: ${e instanceof Error ? e.message : String(e)}` };
+      ctx.info(`tollgate: ${String(err.code)}: ${String(err.message)}`);
+      if (ctx.json) ctx.result({ ok: false, error: err }, '');
       return 1;
     }
   },

@@ -2,14 +2,13 @@
 // 1 deny, 2 usage. The checks themselves live in attest/; this file only turns flags into
 // expectations and the result into output.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { TollgateError } from '../../hardware/index.ts';
-import { keyFingerprint, makeVerificationKey, parseDigestRef, verifyArtifact, type IdentityPolicy, type VerificationKey, type VerifyResult } from '../../attest/index.ts';
+import { readBoundedFile, TollgateError } from '../../hardware/index.ts';
+import { keyFingerprint, makeVerificationKey, MAX_KEY_BYTES, parseDigestRef, verifyArtifact, type IdentityPolicy, type VerificationKey, type VerifyResult } from '../../attest/index.ts';
 import { writeFileAtomic } from '../../tuf/index.ts';
 import type { CommandContext, CommandSpec } from '../command.ts';
 import { VERSION } from '../version.ts';
-import { checkLines } from '../options.ts';
+import { checkLines, outputFile } from '../options.ts';
 
 type Values = CommandContext['values'];
 
@@ -50,12 +49,7 @@ export function identitiesFromFlags(values: Values): IdentityPolicy[] {
 export async function keysFromFlags(paths: string[], cwd: string): Promise<VerificationKey[]> {
   const keys: VerificationKey[] = [];
   for (const p of paths) {
-    let pem: string;
-    try {
-      pem = await readFile(p.startsWith('/') ? p : join(cwd, p), 'utf8');
-    } catch (e) {
-      throw usage(`--key ${p} could not be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
-    }
+    const pem = (await readBoundedFile(p.startsWith('/') ? p : join(cwd, p), MAX_KEY_BYTES, { what: '--key' })).toString('utf8');
     const k = makeVerificationKey(basename(p), pem);
     keys.push({ ...k, keyid: `${basename(p)} (${keyFingerprint(k.key).slice(0, 16)})` });
   }
@@ -109,6 +103,8 @@ const verify: CommandSpec = {
     const { values, positionals, cwd } = ctx;
     if (positionals.length !== 1) throw usage('verify takes exactly one artifact: FILE or sha256:HEX.');
     const abs = (p: string): string => (p.startsWith('/') ? p : join(cwd, p));
+    const outOpt = one(values['vsa-out']);
+    const out = outOpt === undefined ? undefined : outputFile(ctx, 'vsa-out', outOpt);
     const artifact = artifactArgument(positionals[0]!, cwd);
     const identities = identitiesFromFlags(values);
     const keys = await keysFromFlags(list(values.key), cwd);
@@ -137,8 +133,7 @@ const verify: CommandSpec = {
       expectations: { identities, keys, provenance: { ...provenance, ...(inputs ? { buildWorkflowInputs: inputs } : {}) } },
       verifierVersion: { tollgate: VERSION },
     });
-    const out = one(values['vsa-out']);
-    if (out !== undefined) writeFileAtomic(abs(out), JSON.stringify(result.vsaEnvelope ?? result.vsa, null, 2) + '\n');
+    if (out !== undefined) writeFileAtomic(out, JSON.stringify(result.vsaEnvelope ?? result.vsa, null, 2) + '\n');
     ctx.result({ decision: result.decision, artifact: result.artifactDigests, checks: result.checks, vsa: result.vsa }, renderResult(result));
     return result.decision === 'allow' ? 0 : 1;
   },

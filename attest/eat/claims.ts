@@ -405,24 +405,38 @@ export function buildClaims(input: ClaimsInput): EvidenceClaims {
 
 /** The claims with the quote attached (checked: a TPMS_ATTEST of type quote whose extraData binds the claims). */
 export function withQuote(claims: EvidenceClaims, quote: TpmAttestation): EvidenceClaims {
-  const c = checkedClaims({ ...claims, quote });
+  return sealClaims(claims, quote).claims;
+}
+
+/**
+ * withQuote, also returning the claims' deterministic CBOR encoding (the evidence payload), so
+ * encodeEvidence need not encode the claims once more.
+ */
+export function sealClaims(claims: EvidenceClaims, quote: TpmAttestation): { claims: EvidenceClaims; payload: Uint8Array } {
+  const { claims: c, map, bytes } = checkedEncoding({ ...claims, quote });
   const got = parseAttest(quote.attest).extraData;
-  if (!Buffer.from(got).equals(expectedQuoteExtraData(c))) {
+  if (!Buffer.from(got).equals(quoteExtraData(c.nonce, claimsDigest(map)))) {
     throw new EatError('EAT_INPUT_INVALID', "The quote's extraData is not quoteExtraData(claims): quote with qualifyingData = quoteExtraData(claims) after the claims are final.");
   }
-  return c;
+  return { claims: c, payload: bytes };
 }
 
 /** Round-trips the claims through their CBOR form under the decoder's checks; returns the normalised claims. */
 function checkedClaims(c: EvidenceClaims): EvidenceClaims {
+  return checkedEncoding(c).claims;
+}
+
+/** The claims' deterministic encoding, decoded back and checked: the result is exactly what a verifier will decode. */
+function checkedEncoding(c: EvidenceClaims): { claims: EvidenceClaims; map: CborMap; bytes: Uint8Array } {
   let m: CborMap;
+  let bytes: Uint8Array;
   try {
-    // Through the bytes and back: the result is exactly what a verifier will decode.
-    m = decodeCBOR(encodeCBOR(claimsToCbor(c)), { maxBytes: Infinity, maxDepth: 8, maxItems: Infinity }) as CborMap;
+    bytes = encodeCBOR(claimsToCbor(c));
+    m = decodeCBOR(bytes, { maxBytes: Infinity, maxDepth: 8, maxItems: Infinity }) as CborMap;
   } catch (e) {
     throw new EatError('EAT_INPUT_INVALID', `The evidence claims cannot be encoded: ${(e as Error).message}`, { cause: e });
   }
-  return claimsFromCbor(m, 'EAT_INPUT_INVALID').claims;
+  return { claims: claimsFromCbor(m, 'EAT_INPUT_INVALID').claims, map: m, bytes };
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import {
   type CborKey, type CborMap, type CoseAlg, type CoseSigner, type CoseVerifyKey, type Sign1,
 } from '../cose/index.ts';
 import {
-  CLAIM, EAT_MEDIA_TYPE, claimsDigest, claimsFromCbor, claimsToCbor, expectedQuoteExtraData, withQuote,
+  CLAIM, EAT_MEDIA_TYPE, claimsDigest, claimsFromCbor, quoteExtraData, sealClaims,
   type EvidenceClaims, type ParsedTpmClaims, type TpmAttestation,
 } from './claims.ts';
 import { EatError } from './errors.ts';
@@ -19,8 +19,7 @@ const PAYLOAD_LIMITS = { maxDepth: 8, maxItems: 1_000_000 } as const;
 /** Signs the claims (which must carry a bound quote) as tollgate evidence. */
 export async function encodeEvidence(claims: EvidenceClaims, signer: CoseSigner): Promise<Uint8Array> {
   if (!claims.quote) throw new EatError('EAT_QUOTE_MISSING', 'The claims carry no quote yet: quote with qualifyingData = quoteExtraData(claims), then withQuote(claims, quote).');
-  const checked = withQuote(claims, claims.quote);
-  const payload = encodeCBOR(claimsToCbor(checked));
+  const { payload } = sealClaims(claims, claims.quote);
   return signSign1(payload, signer, { protectedHeader: new Map([[COSE_HEADER.typ, EAT_MEDIA_TYPE]]) });
 }
 
@@ -34,6 +33,10 @@ export interface DecodedEvidence {
   unknownClaims: CborKey[];
   /** SHA-256 of the claims without the quote; the quote's extraData is SHA-256(nonce ‖ this). */
   claimsDigest: Uint8Array;
+  /** SHA-256(nonce ‖ claimsDigest): what the quote's extraData must be. */
+  expectedExtraData: Uint8Array;
+  /** Whether the quote's extraData is expectedExtraData (always true unless decoded with binding: 'report'). */
+  bindingValid: boolean;
   alg: CoseAlg;
   kid?: Uint8Array;
   protectedHeader: CborMap;
@@ -48,7 +51,7 @@ export interface DecodedEvidence {
  * It does NOT check any signature: verifyEvidenceSignature() needs the device key from enrolment,
  * and the quote and key certification need the enrolled AK.
  */
-export function decodeEvidence(bytes: Uint8Array, options: { maxBytes?: number } = {}): DecodedEvidence {
+export function decodeEvidence(bytes: Uint8Array, options: { maxBytes?: number; binding?: 'check' | 'report' } = {}): DecodedEvidence {
   const maxBytes = options.maxBytes ?? MAX_EVIDENCE_BYTES;
   if (!(bytes instanceof Uint8Array)) throw new EatError('EAT_MALFORMED', 'The evidence is not a byte array.');
   if (bytes.length > maxBytes) throw new EatError('EAT_TOO_LARGE', `The evidence is ${bytes.length} bytes, more than the ${maxBytes}-byte limit.`, { details: { size: bytes.length, maxBytes } });
@@ -62,8 +65,12 @@ export function decodeEvidence(bytes: Uint8Array, options: { maxBytes?: number }
   if (!isCborMap(payload)) throw new EatError('EAT_MALFORMED', 'The evidence payload is not a CWT claims map.');
   const { claims, parsed, unknown } = claimsFromCbor(payload);
   if (!claims.quote || !parsed.quote) throw new EatError('EAT_CLAIM_MISSING', `The evidence has no quote claim (key ${CLAIM.quote}), which the tollgate profile requires.`, { details: { claim: 'quote' } });
-  const expected = expectedQuoteExtraData(payload);
-  if (!Buffer.from(parsed.quote.attest.extraData).equals(expected)) {
+  // One digest of the (possibly large) claims map, used twice.
+  const digest = claimsDigest(payload);
+  const expected = quoteExtraData(claims.nonce, digest);
+  const bindingValid = Buffer.from(parsed.quote.attest.extraData).equals(expected);
+  // An appraiser reports a broken binding as a failed claim, next to the signature checks.
+  if (!bindingValid && options.binding !== 'report') {
     throw new EatError('EAT_QUOTE_BINDING_MISMATCH', "The quote's extraData is not SHA-256(nonce ‖ claims digest): the quote was not made for these claims (claims changed after quoting, or a quote replayed from other evidence).", {
       details: { extraData: Buffer.from(parsed.quote.attest.extraData).toString('hex'), expected: Buffer.from(expected).toString('hex') },
     });
@@ -73,7 +80,9 @@ export function decodeEvidence(bytes: Uint8Array, options: { maxBytes?: number }
     parsed: parsed as DecodedEvidence['parsed'],
     rawClaims: payload,
     unknownClaims: unknown,
-    claimsDigest: claimsDigest(payload),
+    claimsDigest: digest,
+    expectedExtraData: expected,
+    bindingValid,
     alg: sign1.alg,
     ...(sign1.kid ? { kid: sign1.kid } : {}),
     protectedHeader: sign1.protectedHeader,

@@ -81,7 +81,7 @@ export function renderEvidence(d: DecodedEvidence, format: 'text' | 'json' = 'te
   const c = d.claims;
   const qi = d.parsed.quote.attest.attested as TPMSQuoteInfo;
   const lines: string[] = [];
-  const row = (k: string, v: string) => lines.push(`  ${k.padEnd(14)}${v}`);
+  const row = (k: string, v: string) => lines.push(`  ${k.length < 14 ? k.padEnd(14) : `${k} `}${v}`);
   lines.push(`EAT evidence (${EAT_MEDIA_TYPE}, profile ${c.profile})`);
   row('signature', `${coseAlgInfo(d.alg).name} by the device key${d.kid ? `, kid ${short(d.kid)}` : ''} (not verified here: needs the enrolled device key)`);
   row('nonce', short(c.nonce, 32));

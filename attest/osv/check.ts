@@ -7,10 +7,15 @@ import { ecosystemOf } from './ecosystem.ts';
 import type { VulnerabilityPolicy } from './policy.ts';
 import { evaluateAffected } from './range.ts';
 import { describeSeverity, findingSeverity, type FindingSeverity } from './severity.ts';
+import { MAX_VULN_EVALUATIONS, MAX_VULN_FINDINGS_LISTED } from '../limits.ts';
 
 // Matches SBOM components against the OSV database and turns every hit into a Check under the
 // vulnerability policy. One check per (vulnerability, component) finding, id `vuln.<OSV id>`,
-// plus a `vuln.scan` summary.
+// plus a `vuln.scan` summary. Bounded for hostile SBOMs (a 96 KB one listing 1000 versions of a
+// package with 430 advisories made 430,000 findings, 18 s and a stack overflow): at most
+// MAX_VULN_EVALUATIONS (component, advisory) pairs are evaluated, or the scan fails (deny); at
+// most MAX_VULN_FINDINGS_LISTED findings get a check each, the rest are decided and summed up in
+// one `vuln.more` check.
 
 export interface VulnerabilityComponent {
   readonly name: string;
@@ -50,32 +55,49 @@ export function checkVulnerabilities(input: CheckVulnerabilitiesInput): Check[] 
   const seen = new Set<string>();
   let checkedComponents = 0;
   const unchecked: string[] = [];
+  let uncheckedCount = 0;
+  const skip = (why: string): void => {
+    if (uncheckedCount++ < 10) unchecked.push(why);
+  };
   let findings = 0;
-  for (const component of input.components) {
+  let evaluations = 0;
+  let overflow = false;
+  const more = { failed: 0, passed: 0, other: 0, first: '' };
+  // Each finding's check: listed while under the cap, afterwards only counted (its verdict still counts).
+  const report = (c: Check): void => {
+    if (checks.length < MAX_VULN_FINDINGS_LISTED) { checks.push(c); return; }
+    if (c.status === 'failed') { more.failed++; more.first ||= c.reason; } else if (c.status === 'passed') more.passed++; else more.other++;
+  };
+  scan: for (const component of input.components) {
     if (!component.purl) {
-      unchecked.push(`${component.name}${component.version ? `@${component.version}` : ''} (no purl)`);
+      skip(`${component.name}${component.version ? `@${component.version}` : ''} (no purl)`);
       continue;
     }
     let purl: PackageURL;
     try {
       purl = parsePurl(component.purl);
     } catch (e) {
-      unchecked.push(`${component.name} (${(e as Error).message})`);
+      skip(`${component.name} (${(e as Error).message})`);
       continue;
     }
     const eco = ecosystemOf(purl);
     if (!eco) {
-      unchecked.push(`${component.purl} (no OSV ecosystem for purl type "${purl.type}${purl.namespace && (purl.type === 'deb' || purl.type === 'apk') ? `/${purl.namespace}` : ''}")`);
+      skip(`${component.purl} (no OSV ecosystem for purl type "${purl.type}${purl.namespace && (purl.type === 'deb' || purl.type === 'apk') ? `/${purl.namespace}` : ''}")`);
       continue;
     }
     const version = eco.version ?? component.version;
     if (!version) {
-      unchecked.push(`${component.purl} (no version)`);
+      skip(`${component.purl} (no version)`);
       continue;
     }
     checkedComponents++;
     const entries = database.lookup(eco.base, eco.name);
     if (entries.length === 0) continue;
+    evaluations += entries.length;
+    if (evaluations > MAX_VULN_EVALUATIONS) {
+      overflow = true;
+      break scan;
+    }
     const shown = formatPurl(purl);
     const byRecord = new Map<string, OSVEntry[]>();
     for (const e of entries) {
@@ -121,7 +143,7 @@ export function checkVulnerabilities(input: CheckVulnerabilitiesInput): Check[] 
         const d = vexDecision(vex, ids, purl);
         if (d && (d.status === 'not_affected' || d.status === 'fixed')) {
           const why = d.statement.justification ?? d.statement.impactStatement ?? '';
-          checks.push(notApplicable(checkId, `${base}; suppressed by OpenVEX ${d.document.id} statement #${d.statement.index} (${d.status}${why ? `: ${why}` : ''}) by ${d.document.author}, ${d.document.source}`));
+          report(notApplicable(checkId, `${base}; suppressed by OpenVEX ${d.document.id} statement #${d.statement.index} (${d.status}${why ? `: ${why}` : ''}) by ${d.document.author}, ${d.document.source}`));
           continue;
         }
         if (d) details.vex = `${d.document.id} statement #${d.statement.index}: ${d.status} (does not suppress)`;
@@ -129,22 +151,30 @@ export function checkVulnerabilities(input: CheckVulnerabilitiesInput): Check[] 
       const ignores = policy.ignore.filter((ig) => ids.includes(ig.id));
       const active = ignores.find((ig) => now.getTime() < ig.expires.getTime());
       if (active) {
-        checks.push(passed(checkId, `${base}; ignored by policy (${active.id}) until ${active.expires.toISOString()}${active.reason ? `: ${active.reason}` : ''}`, { ...details, ignoredUntil: active.expires.toISOString() }));
+        report(passed(checkId, `${base}; ignored by policy (${active.id}) until ${active.expires.toISOString()}${active.reason ? `: ${active.reason}` : ''}`, { ...details, ignoredUntil: active.expires.toISOString() }));
         continue;
       }
       const expiredNote = ignores.length ? `; the policy's ignore entry for ${ignores[0]!.id} expired at ${ignores[0]!.expires.toISOString()} and no longer suppresses it` : '';
       if (!sev) {
         const text = `${base}${expiredNote}; unevaluable is "${policy.unevaluable}"`;
-        checks.push(policy.unevaluable === 'fail' ? failed(checkId, text, details) : notApplicable(checkId, text));
+        report(policy.unevaluable === 'fail' ? failed(checkId, text, details) : notApplicable(checkId, text));
         continue;
       }
       const v = verdict(sev, policy);
       const text = `${base}; ${v.why}${expiredNote}`;
-      checks.push(v.fail ? failed(checkId, text, details) : passed(checkId, text, details));
+      report(v.fail ? failed(checkId, text, details) : passed(checkId, text, details));
     }
   }
   const summary = `${checkedComponents} of ${input.components.length} components checked against ${database.recordCount} OSV records: ${findings} finding${findings === 1 ? '' : 's'}`;
-  const uncheckedNote = unchecked.length ? `; not checked: ${unchecked.slice(0, 10).join(', ')}${unchecked.length > 10 ? ` and ${unchecked.length - 10} more` : ''}` : '';
-  checks.unshift(passed('vuln.scan', `${summary}${uncheckedNote}`, { checkedComponents, totalComponents: input.components.length, records: database.recordCount, findings, unchecked: unchecked.length }));
+  const uncheckedNote = uncheckedCount ? `; not checked: ${unchecked.join(', ')}${uncheckedCount > 10 ? ` and ${uncheckedCount - 10} more` : ''}` : '';
+  const unlisted = more.failed + more.passed + more.other;
+  if (unlisted > 0) {
+    const text = `${unlisted} more finding(s) not listed (at most ${MAX_VULN_FINDINGS_LISTED} are): ${more.failed} failed, ${more.passed} allowed, ${more.other} suppressed or not evaluable${more.first ? `; the first failed: ${more.first}` : ''}`;
+    checks.push(more.failed ? failed('vuln.more', text, { failed: more.failed, passed: more.passed, suppressed: more.other }) : passed('vuln.more', text, { failed: 0, passed: more.passed, suppressed: more.other }));
+  }
+  const details = { checkedComponents, totalComponents: input.components.length, records: database.recordCount, findings, unchecked: uncheckedCount };
+  checks.unshift(overflow
+    ? failed('vuln.scan', `the SBOM's components match more than ${MAX_VULN_EVALUATIONS} (component, advisory) pairs, the limit of one scan; refusing rather than checking only part of it (${summary} before stopping)`, { ...details, maxEvaluations: MAX_VULN_EVALUATIONS })
+    : passed('vuln.scan', `${summary}${uncheckedNote}`, details));
   return checks;
 }

@@ -1,4 +1,6 @@
-import { decodeUTF8 } from '../encoding.ts';
+import { decodeUTF8, jsonTextLimits } from '../encoding.ts';
+import { MAX_OSV_BYTES, MAX_OSV_VALUES } from '../limits.ts';
+import { formatCap } from '../../hardware/index.ts';
 import { OSVError } from './errors.ts';
 import { validateOSVRecord, type OSVAffected, type OSVRecord } from './record.ts';
 import { normalizePackageName, splitEcosystem } from './ecosystem.ts';
@@ -25,8 +27,10 @@ export interface OSVDatabase {
 }
 
 export interface OSVLoadOptions {
-  /** Largest accepted file (default 2 GiB). */
+  /** Largest accepted file (default MAX_OSV_BYTES, 64 MiB). */
   maxBytes?: number;
+  /** Most JSON values in the whole file (default MAX_OSV_VALUES); bounds the memory parsing takes. */
+  maxValues?: number;
   /** Deepest accepted JSON nesting (default 32; OSV records nest about 6 levels). */
   maxDepth?: number;
 }
@@ -95,11 +99,15 @@ export function buildOSVDatabase(records: readonly unknown[]): OSVDatabase {
 
 /** Loads an OSV database from the bytes (or text) of a JSON array or JSON-lines file. */
 export function loadOSVDatabase(input: Uint8Array | string, options: OSVLoadOptions = {}): OSVDatabase {
-  const maxBytes = options.maxBytes ?? 2 * 1024 * 1024 * 1024;
+  const maxBytes = options.maxBytes ?? MAX_OSV_BYTES;
   const maxDepth = options.maxDepth ?? 32;
+  const maxValues = options.maxValues ?? MAX_OSV_VALUES;
   const size = typeof input === 'string' ? input.length : input.byteLength;
-  if (size > maxBytes) throw new OSVError('OSV_DATABASE_INVALID', `The OSV database is ${size} bytes, more than the ${maxBytes}-byte limit.`);
+  if (size > maxBytes) throw new OSVError('OSV_DATABASE_INVALID', `The OSV database is ${size} bytes, more than the ${formatCap(maxBytes)} limit; keep only the ecosystems you use.`, { size, maxBytes });
   const text = typeof input === 'string' ? input : decodeUTF8(input, 'OSV database');
+  if (jsonTextLimits(text, Infinity, maxValues) === 'values') {
+    throw new OSVError('OSV_DATABASE_INVALID', `The OSV database holds more than ${maxValues} JSON values (arrays, objects and their elements), the limit that keeps memory bounded; keep only the ecosystems you use.`, { maxValues });
+  }
   let i = 0;
   while (i < text.length && (text.charCodeAt(i) <= 32 || text.charCodeAt(i) === 0xfeff)) i++;
   if (i === text.length) throw new OSVError('OSV_DATABASE_INVALID', 'The OSV database file is empty.');
@@ -123,39 +131,9 @@ export function loadOSVDatabase(input: Uint8Array | string, options: OSVLoadOpti
   return buildOSVDatabase(records);
 }
 
-/**
- * Nesting-depth guard run before JSON.parse. It jumps over string contents with indexOf (database
- * text is mostly strings), which halves the cost of a per-character scan on a 150 MiB file.
- */
+/** Nesting-depth guard run before JSON.parse (strings jumped over; see attest/encoding.ts). */
 export function jsonTextDepthExceeds(s: string, max: number): boolean {
-  let depth = 0;
-  let i = 0;
-  const n = s.length;
-  while (i < n) {
-    const q = s.indexOf('"', i);
-    const end = q < 0 ? n : q;
-    for (let j = i; j < end; j++) {
-      const c = s.charCodeAt(j);
-      if (c === 0x5b || c === 0x7b) {
-        if (++depth > max) return true;
-      } else if (c === 0x5d || c === 0x7d) depth--;
-    }
-    if (q < 0) return false;
-    // Find the closing quote: one preceded by an even number of backslashes.
-    let k = q + 1;
-    for (;;) {
-      const e = s.indexOf('"', k);
-      if (e < 0) return false; // unterminated string: JSON.parse reports it
-      let p = e - 1;
-      while (s.charCodeAt(p) === 0x5c) p--;
-      if ((e - 1 - p) % 2 === 0) {
-        i = e + 1;
-        break;
-      }
-      k = e + 1;
-    }
-  }
-  return false;
+  return jsonTextLimits(s, max, Infinity) === 'depth';
 }
 
 function parseGuarded(text: string, maxDepth: number): unknown {

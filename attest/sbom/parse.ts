@@ -1,4 +1,5 @@
 import { parseJSON } from '../encoding.ts';
+import { MAX_SBOM_BYTES, MAX_SBOM_VALUES } from '../limits.ts';
 import { SBOMError } from './errors.ts';
 import { valueDepthExceeds } from './jsonschema.ts';
 import type { SBOMDocument } from './model.ts';
@@ -16,7 +17,6 @@ export const SUPPORTED_SPDX_VERSIONS = ['SPDX-2.3'] as const;
 
 /** SBOM JSON nesting limit: CycloneDX nests components in components; 128 levels is far beyond real use. */
 export const DEFAULT_SBOM_MAX_DEPTH = 128;
-export const DEFAULT_SBOM_MAX_BYTES = 256 * 1024 * 1024;
 
 export interface ParseSBOMOptions {
   /** Names the SBOM in messages (file, TUF target or attestation). */
@@ -42,7 +42,7 @@ export function parseSBOMBytes(input: Uint8Array | string, options: ParseSBOMOpt
   const source = options.source ?? 'SBOM';
   let value: unknown;
   try {
-    value = parseJSON(input, source, { maxBytes: DEFAULT_SBOM_MAX_BYTES, maxDepth: options.maxDepth ?? DEFAULT_SBOM_MAX_DEPTH });
+    value = parseJSON(input, source, { maxBytes: MAX_SBOM_BYTES, maxDepth: options.maxDepth ?? DEFAULT_SBOM_MAX_DEPTH, maxValues: MAX_SBOM_VALUES });
   } catch (e) {
     throw new SBOMError('SBOM_MALFORMED', `${source} is not usable JSON: ${(e as Error).message}`, { cause: e });
   }

@@ -5,7 +5,8 @@
 // all big-endian.
 import { ByteReader, concat, tpm2b, u32 } from './bytes.ts';
 import { MAX_ID_OBJECT, parseIdObject, type MakeCredentialResult } from './credential.ts';
-import { MAX_ENCRYPTED_SECRET } from './secret.ts';
+import { MAX_ENCRYPTED_SECRET, checkEncryptedSecret } from './secret.ts';
+import type { TpmPublicKey } from './pubkey.ts';
 import { invalidArgument, malformed } from './errors.ts';
 
 export const TPM2_TOOLS_MAGIC = 0xbadcc0de;
@@ -19,7 +20,11 @@ export function encodeCredentialFile(c: MakeCredentialResult): Uint8Array {
 
 const MAX_FILE = 8 + 2 + MAX_ID_OBJECT + 2 + MAX_ENCRYPTED_SECRET;
 
-export function parseCredentialFile(bytes: Uint8Array): MakeCredentialResult {
+/**
+ * Parses a credential file. With the EK it was made for, the encrypted secret's form is checked
+ * too (checkEncryptedSecret: an ECC point's coordinates may be shorter than the field size).
+ */
+export function parseCredentialFile(bytes: Uint8Array, ek?: TpmPublicKey): MakeCredentialResult {
   if (bytes.length > MAX_FILE) throw malformed(`The credential file is ${bytes.length} bytes; a valid one is at most ${MAX_FILE}.`);
   const rd = new ByteReader(bytes, 'tpm2-tools credential file');
   const magic = rd.u32('magic');
@@ -31,5 +36,6 @@ export function parseCredentialFile(bytes: Uint8Array): MakeCredentialResult {
   rd.end();
   parseIdObject(credentialBlob);
   if (secret.length === 0) throw malformed('The credential file has an empty encrypted secret.');
+  if (ek) checkEncryptedSecret(ek, secret);
   return { credentialBlob, secret };
 }

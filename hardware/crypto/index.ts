@@ -8,7 +8,7 @@ export { type ParamSymmetric, type ParamSession, parameterKeyMaterial, encryptCo
 export { type EccCurve, curveParams, curveFromTpmId, checkPoint, ecdsaVerifyDigest } from './ecc.ts';
 export { type SymmetricDef, type RsaPublicKey, type EccPublicKey, type PublicKeyBytes, type TpmPublicKey, toKeyObject, fromKeyObject, toPem, fromPem } from './pubkey.ts';
 export { type SignatureScheme, type DigestSignature, ecdsaToDer, ecdsaFromDer, verifyDigestSignature } from './signature.ts';
-export { type SharedSecret, type ShareSecretOptions, MAX_ENCRYPTED_SECRET, shareSecretWith, recoverSharedSecret, encryptSalt } from './secret.ts';
+export { type SharedSecret, type ShareSecretOptions, MAX_ENCRYPTED_SECRET, shareSecretWith, recoverSharedSecret, encryptSalt, parseEccPointSecret, checkEncryptedSecret } from './secret.ts';
 export { type MakeCredentialResult, MAX_ID_OBJECT, makeCredential, wrapCredential, unwrapCredential, parseIdObject, activateCredentialWithKey } from './credential.ts';
 export { TPM2_TOOLS_MAGIC, CREDENTIAL_FILE_VERSION, encodeCredentialFile, parseCredentialFile } from './credfile.ts';
 export { type NvPublic, objectName, handleName, marshalNvPublic, nvName, parseName } from './name.ts';

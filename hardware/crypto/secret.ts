@@ -7,10 +7,10 @@
 //        encryptedSecret = TPMS_ECC_POINT (u16 ‖ x ‖ u16 ‖ y) of the ephemeral public key.
 import { constants, createECDH, diffieHellman, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { ByteReader, concat, own, tpm2b } from './bytes.ts';
-import { checkPoint, curveParams } from './ecc.ts';
+import { checkPoint, curveParams, type EccCurve } from './ecc.ts';
 import { digestSize } from './hash.ts';
 import { KDFe } from './kdf.ts';
-import { toKeyObject, type TpmPublicKey } from './pubkey.ts';
+import { rsaModulus, toKeyObject, type TpmPublicKey } from './pubkey.ts';
 import { TpmCryptoError, invalidArgument, malformed } from './errors.ts';
 
 /** Largest TPM2B_ENCRYPTED_SECRET body we accept (RSA-4096 ciphertext; ECC points are smaller). */
@@ -91,22 +91,48 @@ export function recoverSharedSecret(privateKey: KeyObject, key: TpmPublicKey, la
       throw new TpmCryptoError('TPM_CRYPTO_INTEGRITY', 'The encrypted secret does not decrypt under this key and label.', { cause: e });
     }
   }
-  const c = curveParams(key.curve);
-  const rd = new ByteReader(encryptedSecret, 'TPMS_ECC_POINT');
-  const x = rd.tpm2b('x', c.bytes);
-  const y = rd.tpm2b('y', c.bytes);
-  rd.end();
-  let P: { x: Uint8Array; y: Uint8Array };
-  try {
-    P = checkPoint(key.curve, x, y);
-  } catch (e) {
-    throw malformed('The ephemeral point in the encrypted secret is not a valid point on the key\'s curve.', undefined, e);
-  }
+  const { x, y } = parseEccPointSecret(key.curve, encryptedSecret);
+  const P = checkPoint(key.curve, x, y);
   const peer = toKeyObject({ type: 'ecc', curve: key.curve, x: P.x, y: P.y });
   const z = new Uint8Array(diffieHellman({ privateKey, publicKey: peer }));
   const Q = checkPoint(key.curve, key.x, key.y);
   // Like the TPM, use the ephemeral x exactly as it arrived in its TPM2B.
   return KDFe(key.nameAlg, z, L, x, Q.x, digestSize(key.nameAlg) * 8);
+}
+
+/**
+ * The ephemeral point of an ECC encrypted secret (TPMS_ECC_POINT: u16 ‖ x ‖ u16 ‖ y), each
+ * coordinate exactly as it arrived. A TPM2B_ECC_PARAMETER carries a big-endian integer of at most
+ * the field size and need not keep leading zeros: tpm2-tools writes a P-256 coordinate that starts
+ * with a zero byte as 31 bytes (about one file in 128), and the TPM accepts it. Empty or oversized
+ * coordinates, trailing bytes and points off the curve are MALFORMED.
+ */
+export function parseEccPointSecret(curve: EccCurve, encryptedSecret: Uint8Array): { x: Uint8Array; y: Uint8Array } {
+  const c = curveParams(curve);
+  const rd = new ByteReader(encryptedSecret, 'TPMS_ECC_POINT');
+  const x = rd.tpm2b('x', c.bytes);
+  const y = rd.tpm2b('y', c.bytes);
+  rd.end();
+  if (x.length === 0 || y.length === 0) throw malformed('The ephemeral point in the encrypted secret has an empty coordinate.');
+  try {
+    checkPoint(curve, x, y);
+  } catch (e) {
+    throw malformed('The ephemeral point in the encrypted secret is not a valid point on the key\'s curve.', undefined, e);
+  }
+  return { x, y };
+}
+
+/**
+ * Checks that an encrypted secret has the form `key` implies, without decrypting it: RSA, an OAEP
+ * ciphertext as long as the modulus; ECC, a point on the key's curve (parseEccPointSecret).
+ */
+export function checkEncryptedSecret(key: TpmPublicKey, encryptedSecret: Uint8Array): void {
+  if (key.type === 'rsa') {
+    const k = rsaModulus(key.n).length;
+    if (encryptedSecret.length !== k) throw malformed(`The encrypted secret is ${encryptedSecret.length} bytes; an RSA-OAEP ciphertext for this ${k * 8}-bit key is ${k}.`);
+    return;
+  }
+  parseEccPointSecret(key.curve, encryptedSecret);
 }
 
 /** Salt for a salted session (label "SECRET"): salt to use in sessionKey, and encryptedSalt for TPM2_StartAuthSession. */

@@ -7,13 +7,18 @@ import { parseTPMURI, type TPMURI } from './uri.ts';
 export type { Transport, SendOptions } from './transport.ts';
 export { DEFAULT_TIMEOUT_MS } from './transport.ts';
 export { SwtpmTransport } from './swtpm.ts';
-export { DeviceTransport } from './device.ts';
+export { DeviceTransport, type DeviceOptions } from './device.ts';
 export { parseTPMURI, resolveTPMURI, DEFAULT_DEVICE, TPM_URI_FORMS, type TPMURI } from './uri.ts';
 
 export interface TransportOptions {
-  /** Per-command timeout (default 300 s). */
+  /**
+   * Timeout for every command, overriding the per-command defaults (hardware/timeouts.ts: 30 s,
+   * 300 s for RSA key generation). Also the limit for raw sends and swtpm control commands.
+   */
   timeoutMs?: number;
   connectTimeoutMs?: number;
+  /** device: only: also accept a FUSE file standing in for the TPM device (test rigs). */
+  allowFuseStandIn?: boolean;
 }
 
 /** Opens the transport a TPM URI names. */

@@ -3,7 +3,7 @@
 // `u32 cmd | payload` answered by `u32 result`; INIT=2 (payload u32 flags), SET_LOCALITY=5 (u8).
 import { connect, type Socket } from 'node:net';
 import { TPMTransportError } from '../tpmerrors.ts';
-import { DEFAULT_TIMEOUT_MS, type SendOptions, type Transport } from './transport.ts';
+import { DEFAULT_TIMEOUT_MS, timeoutMessage, type SendOptions, type Transport } from './transport.ts';
 
 const TPM_SEND_COMMAND = 8;
 const CMD_INIT = 2;
@@ -105,7 +105,7 @@ export class SwtpmTransport implements Transport {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(new TPMTransportError('TPM_TIMEOUT', `The TPM at ${this.uri} did not answer within ${timeoutMs} ms; it may have hung or died. The connection was closed.`));
+        this.fail(new TPMTransportError('TPM_TIMEOUT', timeoutMessage(this.uri, timeoutMs, opts.command, 'The connection was closed.'), { details: { timeoutMs, ...(opts.command ? { command: opts.command } : {}) } }));
       }, timeoutMs);
       this.pending = { resolve, reject, timer };
       const frame = Buffer.allocUnsafe(9 + command.length);
@@ -123,7 +123,9 @@ export class SwtpmTransport implements Transport {
     try {
       const result = await new Promise<number>((resolve, reject) => {
         let got = Buffer.alloc(0);
-        const timer = setTimeout(() => reject(new TPMTransportError('TPM_TIMEOUT', `swtpm's control port (${this.host}:${this.ctrlPort}) did not answer ${what} within ${this.timeoutMs} ms.`)), Math.min(this.timeoutMs, 30_000));
+        // The message quotes the limit actually applied.
+        const ms = this.timeoutMs;
+        const timer = setTimeout(() => reject(new TPMTransportError('TPM_TIMEOUT', `swtpm's control port (${this.host}:${this.ctrlPort}) did not answer ${what} within ${ms} ms. Check that swtpm is running with its control channel on that port.`, { details: { timeoutMs: ms } })), ms);
         s.on('data', (d: Buffer) => {
           got = Buffer.concat([got, d]);
           if (got.length >= 4) { clearTimeout(timer); resolve(got.readUInt32BE(0)); }

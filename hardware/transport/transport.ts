@@ -4,6 +4,8 @@
 export interface SendOptions {
   /** Overrides the transport's default per-command timeout. */
   timeoutMs?: number;
+  /** The command's spec name (e.g. "TPM2_Quote"), for the timeout message. */
+  command?: string;
 }
 
 export interface Transport {
@@ -21,5 +23,13 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** Default per-command timeout: generous, because discrete TPMs can take minutes for RSA keygen. */
-export const DEFAULT_TIMEOUT_MS = 300_000;
+/**
+ * Default timeout of one send when the caller gives none. The execute path gives every command its
+ * own (hardware/timeouts.ts: longer for RSA key generation).
+ */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** The TPM_TIMEOUT sentence: which command, the limit actually applied, and what to do. */
+export function timeoutMessage(uri: string, timeoutMs: number, command: string | undefined, closed: string): string {
+  return `The TPM at ${uri} did not answer ${command ?? 'a command'} within ${timeoutMs} ms; it may have hung or died. ${closed} If this TPM is only slow, allow it more time with --tpm-timeout (or TOLLGATE_TPM_TIMEOUT).`;
+}

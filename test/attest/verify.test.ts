@@ -134,7 +134,7 @@ test('hostile evidence is a failed check, never a crash; other evidence is still
   assert.match(c.get('dsse.attestation[2]')!.reason, /payloadType "text\/plain" is not application\/vnd.in-toto\+json/);
   assert.match(c.get('dsse.attestation[3]')!.reason, /neither a Sigstore bundle .* nor a DSSE envelope/);
   assert.match(c.get('dsse.attestation[4]')!.reason, /deeper than/);
-  assert.match(c.get('dsse.attestation[5]')!.reason, /more than the 67108864-byte limit/);
+  assert.match(c.get('dsse.attestation[5]')!.reason, /more than the 64 MiB \(67108864 bytes\) limit/);
   assert.equal(c.get('slsa.provenance')!.status, 'passed', 'the good line still counts');
 });
 

@@ -112,7 +112,7 @@ describe('dist/tollgate against a software TPM', () => {
     assert.equal(doc.manufacturer, 'IBM');
     assert.ok(doc.pcrBanks.some((b) => b.bank === 'sha256'));
 
-    const prov = run(['tpm', 'provision', '--json'], env);
+    const prov = run(['tpm', 'provision', '--json', '--state', join(qdir, 'state')], env);
     assert.equal(prov.code, 0, prov.stderr);
     const nonce = '5eed0a11c0ffee';
     const q = run(['tpm', 'quote', '--nonce', nonce, '--pcrs', 'sha256:0,1,2,3,4,5,6,7,16', '--out', qdir], env);

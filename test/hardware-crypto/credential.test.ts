@@ -119,6 +119,30 @@ test('hostile credential files: wrong magic/version, every truncation, oversized
   }
 });
 
+test('with the EK, the encrypted secret\'s form is checked: RSA ciphertext of the modulus size; ECC point on the curve, a coordinate may be short', () => {
+  const bad = (b: Uint8Array, key: TpmPublicKey) => assert.throws(() => parseCredentialFile(b, key), isCode('TPM_CRYPTO_MALFORMED'));
+  const rsa = ek('rsa');
+  const r = makeCredential(rsa.pub, name256(4), new Uint8Array(32).fill(2));
+  assert.deepEqual(parseCredentialFile(encodeCredentialFile(r), rsa.pub).secret, r.secret);
+  bad(encodeCredentialFile({ ...r, secret: r.secret.slice(1) }), rsa.pub);
+  bad(encodeCredentialFile({ ...r, secret: concat(r.secret, new Uint8Array(1)) }), rsa.pub);
+  const p256 = ek('p256');
+  // An ephemeral point whose x starts with a zero byte, sent as 31 bytes (as tpm2-tools does).
+  for (let i = 0; ; i++) {
+    const made = makeCredential(p256.pub, name256(5), new Uint8Array(32).fill(3));
+    if (made.secret[2] !== 0) continue;
+    const x = made.secret.subarray(3, 34);
+    const y = made.secret.subarray(36);
+    const short = concat(tpm2b(x), tpm2b(y));
+    assert.deepEqual(parseCredentialFile(encodeCredentialFile({ ...made, secret: short }), p256.pub).secret, short, `try ${i}`);
+    bad(encodeCredentialFile({ ...made, secret: concat(tpm2b(concat(new Uint8Array(2), x)), tpm2b(y)) }), p256.pub);
+    bad(encodeCredentialFile({ ...made, secret: concat(tpm2b(new Uint8Array(0)), tpm2b(y)) }), p256.pub);
+    bad(encodeCredentialFile({ ...made, secret: concat(tpm2b(made.secret.subarray(2, 34)), tpm2b(y.map((b, k) => (k === 31 ? b ^ 1 : b)))) }), p256.pub);
+    bad(encodeCredentialFile({ ...made, secret: concat(made.secret, new Uint8Array(1)) }), p256.pub);
+    break;
+  }
+});
+
 test('hostile credential blobs handed to the activation side give typed errors', () => {
   const { pub, priv } = ek('rsa');
   const made = makeCredential(pub, name256(9), new Uint8Array(16).fill(1));

@@ -4,13 +4,13 @@
 // HMACs; policy digests and Names must equal what the TPM computes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createECDH, createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ByteReader, TPMA_SESSION, TpmCryptoError, checkPoint, concat, parseCredentialFile, parseIdObject, ecdsaFromDer, encodeCredentialFile, encryptSalt, ekPolicyA, fromPem, handleName,
+  ByteReader, KDFe, TPMA_SESSION, TpmCryptoError, concat, parseCredentialFile, parseEccPointSecret, parseIdObject, ecdsaFromDer, encodeCredentialFile, encryptSalt, ekPolicyA, fromPem, handleName,
   makeCredential, nvName, objectName, policyAuthValue, policyCommandCode, policyOR, policyPassword, policySecret,
-  toHex, u16, u32, verifyDigestSignature, TPM_CC, TPM_RH_ENDORSEMENT, type TpmPublicKey,
+  toHex, tpm2b, u16, u32, verifyDigestSignature, wrapCredential, TPM_CC, TPM_RH_ENDORSEMENT, type TpmPublicKey,
 } from '../../hardware/crypto/index.ts';
 import { startToolsTpm, RawTpm, type ToolsTpm } from './toolstpm.ts';
 import { parseTpm2bPublic } from './tpmpub.ts';
@@ -84,25 +84,82 @@ describe('MakeCredential interop with tpm2_activatecredential', () => {
   }
 });
 
+/**
+ * What a credential file another tool made for one of the TPM's EKs must be: it parses, its
+ * encrypted secret has the form that EK implies (parseCredentialFile with the EK: an ECC point's
+ * coordinates may be SHORTER than 32 bytes, since a TPM2B_ECC_PARAMETER need not keep leading
+ * zeros; tpm2-tools drops them, about one file in 128), the blob has our blob's size, and the TPM
+ * activates it to `credential`.
+ */
+function checkForeignCredential(alg: string, ek: { handle: number; key: TpmPublicKey }, file: string, credential: Uint8Array): void {
+  const theirs = parseCredentialFile(new Uint8Array(readFileSync(f(file))), ek.key);
+  const ours = makeCredential(ek.key, akName, new Uint8Array(32));
+  assert.equal(theirs.credentialBlob.length, ours.credentialBlob.length, alg);
+  assert.equal(parseIdObject(theirs.credentialBlob, 'sha256').integrityHMAC.length, 32);
+  if (ek.key.type === 'rsa') assert.equal(theirs.secret.length, ours.secret.length, alg);
+  else {
+    const p = parseEccPointSecret(ek.key.curve, theirs.secret);
+    assert.ok(p.x.length <= 32 && p.y.length <= 32, alg);
+  }
+  const r = activate(ek.handle, file);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.out, credential);
+}
+
+/**
+ * A credential file for the ECC EK whose ephemeral point has a coordinate one byte short (its
+ * leading zero dropped), as tpm2_makecredential writes now and then: deterministic, so the short
+ * form is tested every run. The ephemeral scalar is the first of sha256("short <which> <i>") whose
+ * public point has a leading zero byte in that coordinate. The seed is KDFe over the x coordinate
+ * exactly as sent, which is what the TPM uses.
+ */
+function shortCoordinateCredential(ek: TpmPublicKey, which: 'x' | 'y', credential: Uint8Array): Uint8Array {
+  if (ek.type !== 'ecc') throw new Error('an ECC EK is needed');
+  for (let i = 0; ; i++) {
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(createHash('sha256').update(`short ${which} ${i}`).digest());
+    const pub = ecdh.getPublicKey();
+    const x = pub.subarray(1, 33);
+    const y = pub.subarray(33, 65);
+    if ((which === 'x' ? x : y)[0] !== 0) continue;
+    const sentX = which === 'x' ? x.subarray(1) : x;
+    const sentY = which === 'y' ? y.subarray(1) : y;
+    const z = ecdh.computeSecret(Buffer.concat([Buffer.from([4]), ek.x, ek.y]));
+    const seed = KDFe('sha256', z, 'IDENTITY', sentX, ek.x, 256);
+    const credentialBlob = wrapCredential('sha256', { alg: 'aes', bits: 128 }, seed, akName, credential);
+    return encodeCredentialFile({ credentialBlob, secret: concat(tpm2b(sentX), tpm2b(sentY)) });
+  }
+}
+
 describe('tpm2_makecredential output for the TPM\'s EKs', () => {
   test('parses, and has the shape ours has (same blob size, same secret form; ECC ephemeral point on the curve)', () => {
     for (const [alg, ek] of eks) {
       writeFileSync(f('secret.bin'), randomBytes(32));
       t.tool('tpm2_makecredential', ['-T', 'none', '-e', `ek-${alg}.pub`, '-s', 'secret.bin', '-n', toHex(akName), '-o', `tools-cred-${alg}.bin`]);
-      const theirs = parseCredentialFile(new Uint8Array(readFileSync(f(`tools-cred-${alg}.bin`))));
-      const ours = makeCredential(ek.key, akName, new Uint8Array(32));
-      assert.equal(theirs.credentialBlob.length, ours.credentialBlob.length, alg);
-      assert.equal(parseIdObject(theirs.credentialBlob, 'sha256').integrityHMAC.length, 32);
-      assert.equal(theirs.secret.length, ours.secret.length, alg);
-      if (ek.key.type === 'ecc') {
-        const rd = new ByteReader(theirs.secret, 'point');
-        checkPoint(ek.key.curve, rd.tpm2b('x', 32), rd.tpm2b('y', 32));
-        rd.end();
-      }
       // And the TPM activates tpm2-tools' file as well as ours (same file format, same EK).
-      const r = activate(ek.handle, `tools-cred-${alg}.bin`);
-      assert.equal(r.status, 0, r.stderr);
-      assert.deepEqual(r.out, new Uint8Array(readFileSync(f('secret.bin'))));
+      checkForeignCredential(alg, ek, `tools-cred-${alg}.bin`, new Uint8Array(readFileSync(f('secret.bin'))));
+    }
+  });
+
+  test('an ECC point coordinate of 31 bytes (leading zero dropped, as tpm2-tools writes it about once in 128) is accepted, by us and by the TPM', () => {
+    const ek = eks.get('ecc')!;
+    for (const which of ['x', 'y'] as const) {
+      const credential = new Uint8Array(createHash('sha256').update(which).digest());
+      const file = shortCoordinateCredential(ek.key, which, credential);
+      writeFileSync(f(`short-${which}.bin`), file);
+      const secret = parseCredentialFile(file).secret;
+      assert.equal(secret.length, 2 + 31 + 2 + 32, which);
+      checkForeignCredential(`ecc, short ${which}`, ek, `short-${which}.bin`, credential);
+    }
+    // The checked form still refuses what is not a point: a coordinate longer than the field, an
+    // empty one, one off the curve.
+    const good = parseCredentialFile(shortCoordinateCredential(ek.key, 'x', new Uint8Array(32).fill(1)));
+    const rd = new ByteReader(good.secret, 'point');
+    const x = rd.tpm2b('x', 32);
+    const y = rd.tpm2b('y', 32);
+    for (const secret of [concat(tpm2b(concat(new Uint8Array(2), x)), tpm2b(y)), concat(tpm2b(new Uint8Array(0)), tpm2b(y)), concat(tpm2b(x), tpm2b(y.map((b, i) => (i === 31 ? b ^ 1 : b))))]) {
+      assert.throws(() => parseCredentialFile(encodeCredentialFile({ credentialBlob: good.credentialBlob, secret }), ek.key),
+        (e: unknown) => e instanceof TpmCryptoError && e.code === 'TPM_CRYPTO_MALFORMED');
     }
   });
 });

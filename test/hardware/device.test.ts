@@ -7,7 +7,9 @@
 //      and the test runs the transport against the kernel's own /dev/tpmrmN;
 //   2. otherwise /dev/fuse: tpmdev-peer.ts mounts a FUSE file system whose one file behaves like
 //      the kernel's TPM device (direct I/O: each write(2)/read(2) is one request to the peer, which
-//      applies tpm-dev-common.c's rules and forwards to a real swtpm).
+//      applies tpm-dev-common.c's rules and forwards to a real swtpm). That file is a regular file,
+//      which the transport refuses unless told it is a FUSE stand-in (allowFuseStandIn; the CLI
+//      never sets it; device-path.test.ts checks the refusal).
 // With the FUSE stand-in this proves: DeviceTransport's open(O_RDWR)/write/read on a kernel file
 // descriptor, one whole command per write and one read of the whole response per command, never a
 // write before the previous response was read, the 4096-byte limit enforced before writing, bring-up
@@ -130,12 +132,14 @@ after(async () => {
 });
 
 const writes = () => dev.events.filter((e) => e.op === 'write');
+// The FUSE stand-in is a regular file, which the transport refuses unless told it stands in for the device.
+const standIn = () => (dev.kind === 'fuse' ? { allowFuseStandIn: true } : {});
 
 describe(`device transport`, () => {
   it('brings the TPM up and runs keys, a quote, a salted encrypted session and NV through one write and one read per command', async (t) => {
     t.diagnostic(`device: ${dev.kind} ${dev.path}`);
     let wire!: Wire;
-    const tpm = await TPM.open(`device:${dev.path}`, { startup: false, wrapTransport: (x) => (wire = new Wire(x)) });
+    const tpm = await TPM.open(`device:${dev.path}`, { ...standIn(), startup: false, wrapTransport: (x) => (wire = new Wire(x)) });
     assert.equal(tpm.uri, `device:${dev.path}`);
     try {
       const steps = await tpm.bringUp();
@@ -189,7 +193,7 @@ describe(`device transport`, () => {
   });
 
   it('refuses a command over 4096 bytes before writing it', async () => {
-    const tpm = await openTPM(`device:${dev.path}`);
+    const tpm = await openTPM(`device:${dev.path}`, standIn());
     try {
       const before = writes().length;
       const big = Buffer.alloc(4097);
@@ -203,7 +207,7 @@ describe(`device transport`, () => {
   });
 
   it('leaves no transient objects or sessions in the TPM behind the device', async () => {
-    const tpm = await openTPM(`device:${dev.path}`);
+    const tpm = await openTPM(`device:${dev.path}`, standIn());
     try {
       assert.deepEqual(await tpm.handles(TPM_HT.TRANSIENT), []);
       assert.deepEqual(await tpm.handles(TPM_HT.LOADED_SESSION), []);
@@ -215,7 +219,7 @@ describe(`device transport`, () => {
 
   it('a device that stops answering gives TPM_TIMEOUT and later calls fail fast; a device that is gone gives a typed error', async () => {
     // The process behind the device (the FUSE peer, or swtpm behind vtpm_proxy) is frozen, then killed.
-    const tpm = await openTPM(`device:${dev.path}`, { timeoutMs: 400 });
+    const tpm = await openTPM(`device:${dev.path}`, { ...standIn(), timeoutMs: 400 });
     try {
       process.kill(dev.pid, 'SIGSTOP');
       await assert.rejects(tpm.getRandom(8), (e: unknown) => e instanceof TPMTransportError && e.code === 'TPM_TIMEOUT');
@@ -225,7 +229,7 @@ describe(`device transport`, () => {
       await tpm.close({ flush: false });
     }
     await dev.stop();
-    await assert.rejects(openTPM(`device:${dev.path}`), (e: unknown) => e instanceof TPMTransportError);
+    await assert.rejects(openTPM(`device:${dev.path}`, standIn()), (e: unknown) => e instanceof TPMTransportError);
     if (sw) {
       // The frozen command never reached the swtpm; it is as the earlier tests left it.
       const direct = await openTPM(sw.uri);

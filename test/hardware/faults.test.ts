@@ -6,11 +6,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
+import { silentPorts } from '../silent-tpm.ts';
 import {
   TPM, openTPM, TollgateError, TPMMarshalError, TPMTransportError, TPMResponseAuthError, TPMError,
-  TPM_ALG, TPM_RH, TPMA_NV, type Transport, type SendOptions,
+  TPM_ALG, TPM_CC, TPM_RH, TPMA_NV, COMMAND_TIMEOUT_MS, KEYGEN_TIMEOUT_MS, type Transport, type SendOptions,
 } from '../../hardware/index.ts';
-import { eccSigning } from './templates.ts';
+import { eccSigning, rsaSigning } from './templates.ts';
 
 type Mutator = (resp: Buffer, cmd: Buffer) => Buffer;
 
@@ -22,6 +23,8 @@ class FaultyTransport implements Transport {
   /** Responses to return instead of asking the TPM (simulated warnings), consumed in order. */
   canned: Buffer[] = [];
   sends = 0;
+  /** Each send's command code and the timeout the execute path gave it. */
+  timeouts: Array<[cc: number, ms: number | undefined]> = [];
 
   constructor(inner: Transport) {
     this.inner = inner;
@@ -33,6 +36,7 @@ class FaultyTransport implements Transport {
 
   async send(cmd: Uint8Array, opts?: SendOptions): Promise<Buffer> {
     this.sends++;
+    this.timeouts.push([Buffer.from(cmd).readUInt32BE(6), opts?.timeoutMs]);
     const c = this.canned.shift();
     if (c) return c;
     const r = await this.inner.send(cmd, opts);
@@ -141,6 +145,21 @@ describe('altered responses', () => {
     assert.equal(ft.canned.length, 0);
   });
 
+  it('gives each command its own timeout: 30 s, and 300 s only for RSA key generation', async () => {
+    ft.timeouts = [];
+    await tpm.getRandom(8);
+    await tpm.withTransient(async () => {
+      await tpm.createPrimary(TPM_RH.NULL, eccSigning());
+      await tpm.createPrimary(TPM_RH.NULL, rsaSigning());
+    });
+    const of = (cc: number) => ft.timeouts.filter(([c]) => c === cc).map(([, ms]) => ms);
+    assert.deepEqual(of(TPM_CC.GetRandom), [COMMAND_TIMEOUT_MS]);
+    assert.deepEqual(of(TPM_CC.CreatePrimary), [COMMAND_TIMEOUT_MS, KEYGEN_TIMEOUT_MS]);
+    assert.deepEqual(of(TPM_CC.FlushContext), [COMMAND_TIMEOUT_MS, COMMAND_TIMEOUT_MS]);
+    assert.equal(COMMAND_TIMEOUT_MS, 30_000);
+    assert.equal(KEYGEN_TIMEOUT_MS, 300_000);
+  });
+
   it('does not retry real errors', async () => {
     ft.sends = 0;
     ft.canned = [warning(0x921)];
@@ -148,6 +167,14 @@ describe('altered responses', () => {
     assert.equal(ft.sends, 1);
   });
 });
+
+async function processGone(pid: number): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    try { process.kill(pid, 0); } catch { return; }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`process ${pid} did not exit`);
+}
 
 describe('a TPM that hangs or dies', () => {
   let sw: Swtpm;
@@ -176,6 +203,22 @@ describe('a TPM that hangs or dies', () => {
     }
   });
 
+  it('a silent TPM (it takes the connection, never answers) is noticed after the timeout given, and the message names the command and that number', async () => {
+    // Loopback stand-ins: a data port that reads every frame and answers none, or that answers
+    // TPM_RC_FAILURE (so the bring-up powers the "simulator" on) while the control port stays silent.
+    for (const mode of ['silent', 'silent-control'] as const) {
+      const { data, close } = await silentPorts(mode === 'silent-control' ? 'failure' : 'nothing');
+      try {
+        const uri = `swtpm:127.0.0.1:${data}`;
+        const want = mode === 'silent' ? /did not answer TPM2_GetRandom within 250 ms/ : /did not answer INIT within 250 ms/;
+        await assert.rejects(openTPM(uri, { timeoutMs: 250 }), (e: unknown) => e instanceof TPMTransportError && e.code === 'TPM_TIMEOUT'
+          && want.test(e.message) && e.details?.['timeoutMs'] === 250 && e.exitCode === 3);
+      } finally {
+        await close();
+      }
+    }
+  });
+
   it('a TPM killed in the middle of a command gives TPM_TRANSPORT_CLOSED; reconnecting gives TPM_CONNECT_FAILED', async () => {
     const tpm = await openTPM(sw.uri, { timeoutMs: 30_000 });
     await tpm.readClock();
@@ -189,6 +232,9 @@ describe('a TPM that hangs or dies', () => {
     stopped = false;
     await assert.rejects(tpm.getRandom(1), (e: unknown) => e instanceof TPMTransportError && e.code === 'TPM_TRANSPORT_CLOSED');
     await tpm.close();
+    // Our connection can be reset while the dying swtpm still has its listening socket (a connect
+    // then completes in its backlog and is reset): wait until the process is gone.
+    await processGone(sw.pid);
     await assert.rejects(openTPM(sw.uri), (e: unknown) => e instanceof TPMTransportError && e.code === 'TPM_CONNECT_FAILED' && /swtpm/.test(e.message));
   });
 });

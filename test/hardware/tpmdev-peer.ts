@@ -23,7 +23,7 @@ const port = Number(portArg);
 
 const TPM_BUFSIZE = 4096;
 const EINVAL = 22, E2BIG = 7, EBUSY = 16, ENOENT = 2, ENOSYS = 38, EIO = 5;
-const OP = { LOOKUP: 1, FORGET: 2, GETATTR: 3, OPEN: 14, READ: 15, WRITE: 16, RELEASE: 18, FLUSH: 25, INIT: 26, INTERRUPT: 36, DESTROY: 38, BATCH_FORGET: 42 } as const;
+const OP = { LOOKUP: 1, FORGET: 2, GETATTR: 3, OPEN: 14, STATFS: 17, READ: 15, WRITE: 16, RELEASE: 18, FLUSH: 25, INIT: 26, INTERRUPT: 36, DESTROY: 38, BATCH_FORGET: 42 } as const;
 const ROOT = 1n;
 const FILE = 2n;
 const FILE_NAME = 'tpmrm0';
@@ -209,6 +209,15 @@ async function main(): Promise<void> {
         f.response = out.length < r.length ? Buffer.from(r.subarray(out.length)) : null;
         log({ op: 'read', fh: Number(fh), asked: size, len: out.length, rc: out.length >= 10 ? out.readUInt32BE(6) : null });
         reply(fd, unique, 0, Buffer.from(out));
+        break;
+      }
+      case OP.STATFS: {
+        // struct fuse_kstatfs, all zero but bsize and namelen: statfs(2) on the mount must work,
+        // it is how the transport recognises a FUSE stand-in (f_type FUSE_SUPER_MAGIC).
+        const o = Buffer.alloc(80);
+        o.writeUInt32LE(4096, 40); // bsize
+        o.writeUInt32LE(255, 44); // namelen
+        reply(fd, unique, 0, o);
         break;
       }
       case OP.FLUSH:

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
 import { tool, endSuite } from './helpers.ts';
+import { silentPorts } from '../silent-tpm.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'agent', 'main.ts');
 let sw: Swtpm;
@@ -22,7 +23,8 @@ after(() => endSuite(sw, dir));
 
 interface Run { code: number | null; stdout: string; stderr: string; json: any }
 
-function tollgate(args: string[], env: Record<string, string> = { TOLLGATE_TPM: sw.uri }): Promise<Run> {
+// TOLLGATE_STATE: provisioning records the SRK Name in the state directory (never /var/lib/tollgate here).
+function tollgate(args: string[], env: Record<string, string> = { TOLLGATE_TPM: sw.uri, TOLLGATE_STATE: join(dir, 'state') }): Promise<Run> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 });
     let stdout = '';
@@ -40,9 +42,23 @@ function tollgate(args: string[], env: Record<string, string> = { TOLLGATE_TPM: 
   });
 }
 
+async function fewAtATime<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, n = 3): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  }));
+  return out;
+}
+
 describe('tollgate tpm (CLI)', () => {
   it('exits 2 with a message that says what to fix for bad input', async () => {
     const out = join(dir, 'never');
+    const notADevice = join(dir, 'passwd');
+    const notADeviceBytes = Buffer.from('root:x:0:0:root:/root:/bin/bash\n');
     const cases: Array<[string[], string, RegExp]> = [
       [['tpm', 'quote', '--nonce', 'abc', '--pcrs', 'sha256:0', '--out', out], 'QUOTE_NONCE_INVALID', /odd number of hex digits/],
       [['tpm', 'quote', '--nonce', 'ab'.repeat(65), '--pcrs', 'sha256:0', '--out', out], 'QUOTE_NONCE_INVALID', /65 bytes; at most 64/],
@@ -53,9 +69,14 @@ describe('tollgate tpm (CLI)', () => {
       [['tpm', 'quote', '--tpm', 'bogus:thing', '--nonce', 'ab', '--pcrs', 'sha256:0', '--out', out], 'TPM_URI_INVALID', /swtpm:HOST:PORT/],
       [['tpm', 'verify-quote', '--ak', join(dir, 'missing.pem'), '--msg', 'x', '--sig', 'y', '--pcrs', 'z', '--nonce', 'ab'], 'CLI_FILE_UNREADABLE', /ENOENT/],
       [['tpm', 'provision', '--ek', 'dsa'], 'CLI_OPTION_VALUE', /rsa, ecc or rsa,ecc/],
+      [['tpm', 'info', '--tpm-timeout', 'soon'], 'TPM_TIMEOUT_INVALID', /--tpm-timeout "soon" .*30s, 500ms or 5m/],
+      [['tpm', 'info', '--tpm-timeout', '0'], 'TPM_TIMEOUT_INVALID', /from 1 ms to 60 m/],
+      [['tpm', 'info', '--tpm', `device:${notADevice}`], 'TPM_NOT_A_DEVICE', /is a regular file, not a TPM character device; nothing was written/],
     ];
-    // Independent processes: run them side by side (nothing here reaches the TPM).
-    const results = await Promise.all(cases.map(([args]) => tollgate([...args, '--json'])));
+    writeFileSync(notADevice, notADeviceBytes);
+    // Independent processes (nothing here reaches the TPM): a few side by side, not all at once, so
+    // a loaded machine does not starve them into the spawn timeout.
+    const results = await fewAtATime(cases, ([args]) => tollgate([...args, '--json']));
     cases.forEach(([args, code, msg], i) => {
       const r = results[i]!;
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}`);
@@ -68,6 +89,29 @@ describe('tollgate tpm (CLI)', () => {
     assert.equal(existsSync(out), false, 'a refused quote wrote files');
     assert.equal(env.code, 2);
     assert.equal(env.json.error.code, 'TPM_URI_INVALID');
+    assert.deepEqual(readFileSync(notADevice), notADeviceBytes, 'device:PATH wrote into a regular file');
+  });
+
+  it('a TPM that takes the connection and never answers is reported after --tpm-timeout (or TOLLGATE_TPM_TIMEOUT), quoting that limit (exit 3)', async () => {
+    const silent = await silentPorts('nothing');
+    try {
+      const [flag, env, text] = await Promise.all([
+        tollgate(['tpm', 'info', '--tpm', silent.uri, '--tpm-timeout', '300ms', '--json']),
+        tollgate(['tpm', 'info', '--json'], { TOLLGATE_TPM: silent.uri, TOLLGATE_TPM_TIMEOUT: '0.4' }),
+        tollgate(['tpm', 'provision', '--tpm-timeout', '0.2s', '--tpm', silent.uri], { TOLLGATE_STATE: join(dir, 'never-state') }),
+      ]);
+      assert.equal(flag.code, 3, flag.stdout);
+      assert.equal(flag.json.error.code, 'TPM_TIMEOUT');
+      assert.match(flag.json.error.message, /did not answer TPM2_GetRandom within 300 ms/);
+      assert.equal(flag.json.error.details.timeoutMs, 300);
+      assert.equal(env.code, 3, env.stdout);
+      assert.match(env.json.error.message, /within 400 ms/);
+      assert.equal(text.code, 3);
+      assert.match(text.stderr, /^tollgate: TPM_TIMEOUT: .* within 200 ms.*--tpm-timeout/);
+      assert.equal(existsSync(join(dir, 'never-state')), false, 'a failed provisioning recorded state');
+    } finally {
+      await silent.close();
+    }
   });
 
   it('refuses to quote before provisioning (exit 3, says to provision)', async () => {
@@ -105,9 +149,13 @@ describe('tollgate tpm (CLI)', () => {
     assert.equal(r1.json.ak.handle, '0x81008001');
     assert.deepEqual(r1.json.ekCertificates.find((e: { role: string }) => e.role === 'ek-rsa').certificate, '0x01c00002');
     for (const f of ['ak.pub.pem', 'device.pub.pem', 'certify.msg', 'certify.sig']) assert.ok(existsSync(join(out, f)), f);
+    const srk = r1.json.keys.find((k: { role: string }) => k.role === 'srk');
+    assert.deepEqual(r1.json.srkPin, { file: join(dir, 'state', 'tpm.json'), name: srk.name });
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'state', 'tpm.json'), 'utf8')), { layout: 1, srk: { handle: '0x81000001', name: srk.name } });
     const r2 = await tollgate(['tpm', 'provision', '--json']);
     assert.equal(r2.code, 0);
     assert.equal(r2.json.changed, false);
+    assert.equal(r2.json.srkPin.name, srk.name);
     assert.deepEqual(r2.json.keys.map((k: { name: string }) => k.name), r1.json.keys.map((k: { name: string }) => k.name));
     akName = r1.json.ak.name;
     const text = await tollgate(['tpm', 'provision']);

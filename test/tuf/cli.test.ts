@@ -13,7 +13,7 @@ import type { CommandEntry } from '../../agent/commands/index.ts';
 import { commands as tufCommands } from '../../agent/commands/tuf.ts';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
 import { RepoBuilder, startTufServer } from '../fixtures/tuf/index.ts';
-import { TarReader, writeTar } from '../../tuf/index.ts';
+import { TarReader, writeTar } from '../../tuf/tar.ts';
 
 let sw: Swtpm;
 let work: string;
@@ -107,6 +107,33 @@ test('a file:// repository works like http', async () => {
   const f = await cli(['fetch', 'app.bin', '--out', out, '--state', state, '--json']);
   assert.equal(f.code, 0, f.out);
   assert.equal(readFileSync(out, 'utf8'), 'app bytes v1');
+});
+
+test('a state directory replaced by a file is a typed TUF_STATE error (exit 3) naming it, for update and fetch; moved away, it is rebuilt', async () => {
+  const repo = repoWithApp();
+  const dir = join(work, 'replaced-repo');
+  repo.publish(dir);
+  const rootFile = join(work, 'root-replaced.json');
+  writeFileSync(rootFile, repo.rootBytes());
+  const state = join(work, `s${n++}`);
+  const init = await cli(['init', '--repo', pathToFileURL(dir).toString(), '--root', rootFile, '--state', state, '--nv-index', '0x015000E0', '--json']);
+  assert.equal(init.code, 0, init.out + init.err);
+  assert.equal((await cli(['update', '--state', state])).code, 0);
+  for (const sub of ['metadata', 'roots']) {
+    const p = join(state, 'tuf', sub);
+    rmSync(p, { recursive: true, force: true });
+    writeFileSync(p, 'not a directory');
+    for (const args of [['update', '--state', state, '--json'], ['fetch', 'app.bin', '--out', join(work, 'replaced-app.bin'), '--state', state, '--json']]) {
+      const r = await cli(args);
+      assert.equal(r.code, 3, `${sub} ${args[0]}: ${r.out}`);
+      assert.equal(r.json.error.code, 'TUF_STATE');
+      assert.match(r.json.error.message, new RegExp(`${p} is not a directory.*Move it out of the way`));
+    }
+    rmSync(p);
+    const again = await cli(['update', '--state', state, '--json']);
+    assert.equal(again.code, 0, again.out);
+  }
+  assert.equal(existsSync(join(work, 'replaced-app.bin')), false);
 });
 
 test('offline bundle: create on the publisher, update and fetch on an air-gapped device', async () => {

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openTPM } from '../../hardware/index.ts';
-import { initDevice, updateDevice, fetchTargetDevice, deviceTPM } from '../../tuf/index.ts';
+import { initDevice, updateDevice, deviceTPM } from '../../tuf/index.ts';
+import { fetchTarget } from './fetch-target.ts';
 import { initGate } from '../../agent/init.ts';
 
 const env = process.env;
@@ -22,7 +23,7 @@ try {
   } else if (env.TG_INIT_ROOT) {
     await initDevice({ stateDir: env.TG_STATE!, tpm: dev, repo: 'http://127.0.0.1:9/', rootBytes: readFileSync(env.TG_INIT_ROOT), anchorHandle: Number(env.TG_BASE) });
   } else if (env.TG_TARGET) {
-    await fetchTargetDevice({ stateDir: env.TG_STATE!, tpm: dev, target: env.TG_TARGET, out: env.TG_OUT!, limits });
+    await fetchTarget({ stateDir: env.TG_STATE!, tpm: dev, target: env.TG_TARGET, out: env.TG_OUT!, limits });
   } else {
     await updateDevice({ stateDir: env.TG_STATE!, tpm: dev, limits });
   }

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
 import { openTPM } from '../../hardware/index.ts';
 import { RepoBuilder, startTufServer, type TufServer } from '../fixtures/tuf/index.ts';
-import { initDevice, updateDevice, fetchTargetDevice, deviceTPM, TpmAnchor, TufError, type UpdateResult } from '../../tuf/index.ts';
+import { initDevice, updateDevice, deviceTPM, TufError, type UpdateResult } from '../../tuf/index.ts';
+import { TpmAnchor } from '../../tuf/anchor.ts';
+import { fetchTarget } from './fetch-target.ts';
 import { readGateConfig } from '../../agent/gate-config.ts';
 import { GateError } from '../../agent/errors.ts';
 
@@ -154,11 +156,11 @@ test('update survives SIGKILL at 200 random points (crash points and random dela
     const floors = await withTPM(async (dev) => (await TpmAnchor.load(dev, base)).floors());
     assert.deepEqual(floors, { root: repo.version('root'), timestamp: repo.version('timestamp'), snapshot: repo.version('snapshot') });
     checkTrustedFiles(state);
-    const f = await withTPM((dev) => fetchTargetDevice({ stateDir: state, tpm: dev, target: 'team/tool', out: join(out, 'final'), limits: { retries: 0 } }));
+    const f = await withTPM((dev) => fetchTarget({ stateDir: state, tpm: dev, target: 'team/tool', out: join(out, 'final'), limits: { retries: 0 } }));
     assert.equal(readFileSync(f.path, 'utf8'), `tool v${Math.floor((TRIALS - 1) / 5) * 5}`);
     // A killed download may leave its hidden staging file; the next download of that destination
     // removes it, and nothing unverified ever appears under a target's name.
-    await withTPM((dev) => fetchTargetDevice({ stateDir: state, tpm: dev, target: 'app.bin', out: join(out, 'target'), limits: { retries: 0 } }));
+    await withTPM((dev) => fetchTarget({ stateDir: state, tpm: dev, target: 'app.bin', out: join(out, 'target'), limits: { retries: 0 } }));
     assert.deepEqual(readdirSync(out).filter((n) => n.endsWith('.part')), [], 'stale staging files cleaned');
     assert.equal(readFileSync(join(out, 'target')).length, 64 * 1024);
     t.diagnostic(`${JSON.stringify(stats)}, delays drawn within ${delaySpan()} ms`);
@@ -229,7 +231,7 @@ test('every state file corrupted in turn: never trusted, never bricks (except th
   const base = 0x01500F00;
   try {
     await withTPM((dev) => initDevice({ stateDir: state, tpm: dev, repo: server.url, rootBytes: repo.rootBytes(), anchorHandle: base }));
-    const run = () => withTPM((dev) => fetchTargetDevice({ stateDir: state, tpm: dev, target: 'team/tool', out: join(work, 'corrupt-out'), limits: { retries: 0 } }));
+    const run = () => withTPM((dev) => fetchTarget({ stateDir: state, tpm: dev, target: 'team/tool', out: join(work, 'corrupt-out'), limits: { retries: 0 } }));
     await run();
     const files = ['metadata/timestamp.json', 'metadata/snapshot.json', 'metadata/targets.json', 'metadata/team.json', 'roots/2.root.json', 'time.json'];
     for (const f of files) assert.ok(existsSync(join(state, f)), f);

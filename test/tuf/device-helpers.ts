@@ -7,7 +7,9 @@ import { join, relative } from 'node:path';
 import { startSwtpm, type Swtpm } from '../swtpm.ts';
 import { openTPM, type TPM } from '../../hardware/index.ts';
 import { RepoBuilder, startTufServer, type RepoOptions, type TufServer } from '../fixtures/tuf/index.ts';
-import { initDevice, updateDevice, fetchTargetDevice, deviceTPM, type DeviceTPM, type FetchLimits } from '../../tuf/index.ts';
+import { initDevice, updateDevice, deviceTPM, type DeviceTPM } from '../../tuf/index.ts';
+import type { FetchLimits } from '../../tuf/fetcher.ts';
+import { fetchTarget } from './fetch-target.ts';
 
 export interface Lab { sw: Swtpm; tpm: TPM; dev: DeviceTPM; work: string; nextBase(): number; close(): Promise<void> }
 
@@ -37,7 +39,7 @@ export interface Device {
   out: string;
   base: number;
   update(o?: { nowMs?: number; bundle?: string; limits?: Partial<FetchLimits> }): ReturnType<typeof updateDevice>;
-  fetch(target: string, o?: { nowMs?: number; bundle?: string; out?: string; limits?: Partial<FetchLimits> }): ReturnType<typeof fetchTargetDevice>;
+  fetch(target: string, o?: { nowMs?: number; bundle?: string; out?: string; limits?: Partial<FetchLimits> }): ReturnType<typeof fetchTarget>;
   close(): Promise<void>;
 }
 
@@ -59,7 +61,7 @@ export async function newDevice(lab: Lab, opts: RepoOptions & { setup?: (r: Repo
   return {
     repo, server, state, out, base,
     update: (o = {}) => updateDevice({ stateDir: state, tpm: lab.dev, limits: o.limits ?? FAST, ...(o.nowMs !== undefined ? { nowMs: o.nowMs } : {}), ...(o.bundle ? { bundle: o.bundle } : {}) }),
-    fetch: (target, o = {}) => fetchTargetDevice({
+    fetch: (target, o = {}) => fetchTarget({
       stateDir: state, tpm: lab.dev, target, out: o.out ?? join(out, 'target.bin'), limits: o.limits ?? FAST,
       ...(o.nowMs !== undefined ? { nowMs: o.nowMs } : {}), ...(o.bundle ? { bundle: o.bundle } : {}),
     }),

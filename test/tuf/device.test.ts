@@ -7,7 +7,10 @@ import { existsSync, readFileSync, writeFileSync, rmSync, readdirSync } from 'no
 import { join } from 'node:path';
 import { TPMError } from '../../hardware/index.ts';
 import { RepoBuilder } from '../fixtures/tuf/index.ts';
-import { initDevice, TufError, TpmAnchor, epochHandles, stepsForVersion, type FetchResult } from '../../tuf/index.ts';
+import { initDevice, TufError } from '../../tuf/index.ts';
+import { TpmAnchor, epochHandles } from '../../tuf/anchor.ts';
+import { stepsForVersion } from '../../tuf/floor-encoding.ts';
+import type { FetchResult } from './fetch-target.ts';
 import { startLab, newDevice, snapshotDir, copyDir, type Lab, type Device } from './device-helpers.ts';
 
 let lab: Lab;

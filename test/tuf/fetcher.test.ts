@@ -8,9 +8,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DownloadHTTPError } from 'tuf-js/dist/error.js';
+import { DownloadHTTPError } from '../../tuf/tufjs.ts';
 import { startTufServer, type TufServer } from '../fixtures/tuf/index.ts';
-import { HttpFetcher, FileFetcher, BundleFetcher, writeTar, downloadTarget, TufError, type TargetInfo } from '../../tuf/index.ts';
+import { TufError } from '../../tuf/index.ts';
+import { HttpFetcher } from '../../tuf/fetcher-http.ts';
+import { FileFetcher } from '../../tuf/fetcher-file.ts';
+import { BundleFetcher } from '../../tuf/bundle.ts';
+import { writeTar } from '../../tuf/tar.ts';
+import { downloadTarget, type TargetInfo } from '../../tuf/download.ts';
 
 let dir: string;
 let server: TufServer;

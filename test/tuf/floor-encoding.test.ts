@@ -2,7 +2,7 @@
 // versions, within 1/128 above that, monotone, and cheap for big jumps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { floorOfSteps, stepsForVersion, representableFloor } from '../../tuf/index.ts';
+import { floorOfSteps, stepsForVersion, representableFloor } from '../../tuf/floor-encoding.ts';
 
 test('floors are exact below 256 and one step per version', () => {
   for (let v = 0n; v < 256n; v++) {

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { ownerAlive, ownerTag, parseOwnerTag, selfOwner, tagIsStale } from '../../tuf/index.ts';
+import { ownerAlive, ownerTag, parseOwnerTag, selfOwner, tagIsStale } from '../../tuf/owner.ts';
 
 test('owner tags: self alive; dead, reused and earlier-boot PIDs stale; another namespace kept; junk ignored', async () => {
   const me = selfOwner();

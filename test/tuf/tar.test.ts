@@ -2,11 +2,12 @@
 // with TUF_BUNDLE_INVALID (never a crash, never a path outside the archive).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { TarReader, writeTar, ustarHeader, TufError } from '../../tuf/index.ts';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { TufError } from '../../tuf/index.ts';
+import { TarReader, writeTar, ustarHeader } from '../../tuf/tar.ts';
 
 let dir: string;
 before(() => { dir = mkdtempSync(join(tmpdir(), 'tg-tar-')); });
@@ -195,4 +196,27 @@ test('a corrupted copy of a real bundle never yields an escaping name (fuzz)', a
       assert.ok(e instanceof TufError && e.code === 'TUF_BUNDLE_INVALID', `unexpected ${String(e)}`);
     }
   }
+});
+
+test('a FIFO or a device named as the bundle (update --bundle) is refused, never blocked on or read', () => {
+  assert.throws(() => TarReader.open('/dev/zero'), (e: TufError) => e.code === 'INPUT_NOT_REGULAR' && e.exitCode === 2 && /character device/.test(e.message));
+  const fifo = join(dir, 'bundle.fifo');
+  execFileSync('mkfifo', [fifo]);
+  // In a child: a blocking open would hang this whole process (it is synchronous).
+  const tuf = join(import.meta.dirname, '..', '..', 'tuf', 'index.ts');
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { TarReader } from ${JSON.stringify(tuf)}; try { TarReader.open(${JSON.stringify(fifo)}); } catch (e) { console.log(e.code); }`], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.signal, null, 'opening the FIFO blocked (killed by the guard)');
+  assert.equal(r.stdout.trim(), 'INPUT_NOT_REGULAR', r.stderr);
+});
+
+test('bundle create refuses repository metadata that is a FIFO instead of blocking on it', () => {
+  const repo = join(dir, 'fifo-repo');
+  mkdirSync(join(repo, 'metadata'), { recursive: true });
+  writeFileSync(join(repo, 'metadata', 'timestamp.json'), '{}');
+  execFileSync('mkfifo', [join(repo, 'metadata', 'root.json')]);
+  const tuf = join(import.meta.dirname, '..', '..', 'tuf', 'index.ts');
+  const code = `import { createBundle } from ${JSON.stringify(tuf)}; try { await createBundle(${JSON.stringify(repo)}, ['**'], ${JSON.stringify(join(dir, 'fifo.tar'))}); } catch (e) { console.log(e.code); }`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.signal, null, 'reading the FIFO blocked (killed by the guard)');
+  assert.equal(r.stdout.trim(), 'INPUT_NOT_REGULAR', r.stderr);
 });

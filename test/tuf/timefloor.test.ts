@@ -2,7 +2,7 @@
 // the stored wall time after a TPM reset/restart or a clock that went back, never below it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decideTime, CLOCK_TOLERANCE_MS } from '../../tuf/index.ts';
+import { decideTime, CLOCK_TOLERANCE_MS } from '../../tuf/timefloor.ts';
 
 const rec = { wallMs: 1_000_000, tpmClock: '5000', resetCount: 3, restartCount: 1 };
 
