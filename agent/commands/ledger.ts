@@ -9,21 +9,17 @@
 // writer is appending at that moment shows as a torn tail.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { CommandContext, CommandSpec, OptionSpec } from '../command.ts';
-import { optString } from '../options.ts';
+import { optString, outputDir } from '../options.ts';
+import { STATE, stateRoot } from '../state-root.ts';
 import {
-  TollgateError, openTPM, resolveTPMURI, hex32, parseNonce, publicPem, certifyLedgerIndex, inspectLedgerIndex,
+  TollgateError, hex32, parseNonce, publicPem, certifyLedgerIndex, inspectLedgerIndex,
   type TPM,
 } from '../../hardware/index.ts';
 import { writeFileAtomic, withStateLock, DEFAULT_LOCK_WAIT_MS } from '../../tuf/index.ts';
+import { openCommandTPM } from '../tpm-state.ts';
 import { Ledger, LedgerError, ledgerIndexFor, showLedger, type LedgerRecord, type Recovery } from '../ledger/index.ts';
-
-const STATE: OptionSpec = { type: 'string', description: 'tollgate state directory (default $TOLLGATE_STATE or /var/lib/tollgate)', valueName: 'DIR' };
-
-function stateRoot(ctx: CommandContext): string {
-  return resolve(ctx.cwd, optString(ctx, 'state') ?? ctx.env.TOLLGATE_STATE ?? '/var/lib/tollgate');
-}
 
 function usageError(message: string): TollgateError {
   return new TollgateError('CLI_OPTION_VALUE', message, 'usage');
@@ -43,8 +39,10 @@ async function withLock<T>(ctx: CommandContext, root: string, fn: () => Promise<
   }, fn);
 }
 
-async function withTPM<T>(ctx: CommandContext, fn: (tpm: TPM) => Promise<T>): Promise<T> {
-  const tpm = await openTPM(resolveTPMURI(optString(ctx, 'tpm'), ctx.env));
+// With the SRK pin `tollgate tpm provision` recorded in the state root (tpm-state.ts): the ledger
+// index is read and extended through sessions salted only to that SRK.
+async function withTPM<T>(ctx: CommandContext, root: string, fn: (tpm: TPM) => Promise<T>): Promise<T> {
+  const tpm = await openCommandTPM(ctx, { pinFrom: root });
   try {
     return await fn(tpm);
   } finally {
@@ -107,9 +105,11 @@ const verify: CommandSpec = {
     const nonceHex = optString(ctx, 'nonce');
     const out = optString(ctx, 'out');
     if (!certify && (nonceHex !== undefined || out !== undefined)) throw usageError('--nonce and --out go with --certify.');
+    // Refused before the TPM is touched, like every --out DIR.
+    const outDir = out === undefined ? undefined : outputDir(ctx, 'out', out);
     const nonce = certify ? (nonceHex !== undefined ? parseNonce(nonceHex) : randomBytes(32)) : undefined;
     const root = stateRoot(ctx);
-    const data = await withLock(ctx, root, () => withTPM(ctx, async (tpm): Promise<VerifyOutput> => {
+    const data = await withLock(ctx, root, () => withTPM(ctx, root, async (tpm): Promise<VerifyOutput> => {
       const ledger = await Ledger.open({ stateRoot: root, tpm, index: ledgerIndexFor(root, ctx.env), create: false, ownerAuth: ctx.env.TOLLGATE_OWNER_AUTH ?? '' });
       const s = ledger.state();
       const recovered = [...ledger.recovered];
@@ -136,8 +136,8 @@ const verify: CommandSpec = {
       };
     }));
     let files: Record<string, string> | undefined;
-    if (out !== undefined && data.certify) {
-      const dir = resolve(ctx.cwd, out);
+    if (outDir !== undefined && data.certify) {
+      const dir = outDir;
       files = {};
       for (const [name, bytes] of [['nvcertify.msg', Buffer.from(data.certify.attest, 'hex')], ['nvcertify.sig', Buffer.from(data.certify.signature, 'hex')], ['ak.pub.pem', data.certify.akPublicKey]] as const) {
         try {
@@ -156,7 +156,7 @@ const verify: CommandSpec = {
         `NV_Certify by the AK (${data.certify.akHandle}) over nonce ${data.certify.nonce}: verified (index Name ${data.certify.indexName}).`,
         `attest ${data.certify.attest}`, `signature ${data.certify.signature}`, 'AK public key:', data.certify.akPublicKey.trimEnd(),
       ] : []),
-      ...(files ? [`Wrote ${Object.keys(files).join(', ')} to ${resolve(ctx.cwd, out!)}.`] : []),
+      ...(files ? [`Wrote ${Object.keys(files).join(', ')} to ${outDir}.`] : []),
     ];
     ctx.result(files ? { ...data, files } : data, lines.join('\n'));
   },

@@ -54,11 +54,11 @@ const ledgerPath = () => join(dir, 'st', 'ledger', 'ledger.jsonl');
 
 describe('tollgate ledger (dist/tollgate)', () => {
   it('tpm provision defines the ledger index once', async () => {
-    const a = await run(['tpm', 'provision', '--ek', 'ecc', '--json']);
+    const a = await run(['tpm', 'provision', '--ek', 'ecc', '--state', 'st', '--json']);
     assert.equal(a.code, 0, a.stderr);
     assert.deepEqual({ ...a.json.ledgerIndex, name: undefined }, { handle: '0x0150005f', created: true, written: false, name: undefined });
     assert.equal(a.json.ledgerIndex.name, ledgerIndexName(LEDGER_NV_INDEX, false).toString('hex'));
-    const b = await run(['tpm', 'provision', '--ek', 'ecc', '--json']);
+    const b = await run(['tpm', 'provision', '--ek', 'ecc', '--state', 'st', '--json']);
     assert.equal(b.code, 0, b.stderr);
     assert.equal(b.json.ledgerIndex.created, false);
     assert.equal(b.json.changed, false);
@@ -71,6 +71,7 @@ describe('tollgate ledger (dist/tollgate)', () => {
       [['ledger', 'show', '--state', 'none', '--since', '-1', '--json'], 'CLI_OPTION_VALUE'],
       [['ledger', 'verify', '--state', 'none', '--nonce', 'ab', '--json'], 'CLI_OPTION_VALUE'],
       [['ledger', 'verify', '--state', 'none', '--certify', '--nonce', 'xyz', '--json'], 'QUOTE_NONCE_INVALID'],
+      [['ledger', 'verify', '--state', 'none', '--certify', '--out', '/', '--json'], 'CLI_OUTPUT_INVALID'],
     ];
     for (const [args, code] of cases) {
       const r = await run(args);
