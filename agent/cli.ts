@@ -1,5 +1,5 @@
 // The dispatcher: finds the command named by the leading words of argv, parses its options, runs
-// it, and turns the outcome into output and an exit code (DESIGN.md: 0 ok, 1 denied, 2 usage,
+// it, and turns the outcome into output and an exit code (ARCHITECTURE.md: 0 ok, 1 denied, 2 usage,
 // 3 environment). Command modules are loaded only when their command runs, so `--version` and
 // `--help` stay cheap.
 import { parseArgs } from 'node:util';

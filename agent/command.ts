@@ -1,6 +1,6 @@
 // The contract every CLI command module implements. The dispatcher (agent/main.ts) parses argv
 // with node:util parseArgs against `options`, handles --json and --help, maps thrown
-// TollgateErrors to exit codes (DESIGN.md), and calls run().
+// TollgateErrors to exit codes (ARCHITECTURE.md), and calls run().
 
 export interface OptionSpec {
   type: 'string' | 'boolean';

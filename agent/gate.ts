@@ -1,4 +1,4 @@
-// The install gate's verify step (DESIGN.md "The install gate"): one TUF refresh, then the target,
+// The install gate's verify step (ARCHITECTURE.md "The install gate"): one TUF refresh, then the target,
 // the evidence its custom metadata names, the policy, the Sigstore trusted root and the OSV
 // database — every one a TUF target, hash-checked while it streams into a private staging
 // directory — then attest's verifyArtifact over the STAGED bytes. Only an allow renames the staged

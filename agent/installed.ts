@@ -2,7 +2,7 @@
 // `tollgate fetch` after an allowed install (replacing the entry for that location) and read by
 // `tollgate attest` for the evidence's installed-software claim. Written atomically (temp, fsync,
 // rename, fsync dir), so a crash leaves the old record or the new one. The state directory has one
-// writer at a time (DESIGN.md): two fetches into it at once could each keep only their own entry.
+// writer at a time (ARCHITECTURE.md): two fetches into it at once could each keep only their own entry.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../tuf/index.ts';

@@ -1,5 +1,5 @@
 // The one error base every folder builds on: a stable code, a sentence a user can act on, and the
-// class of failure that decides the CLI exit code (DESIGN.md: 1 denied/failed, 2 usage/config,
+// class of failure that decides the CLI exit code (ARCHITECTURE.md: 1 denied/failed, 2 usage/config,
 // 3 environment).
 
 export type ErrorClass = 'denied' | 'usage' | 'environment';

@@ -1,5 +1,5 @@
 // How long to wait for the TPM to answer one command. A silent TPM must be noticed in seconds, not
-// minutes, yet RSA key generation on a discrete TPM can legitimately take minutes (DESIGN.md:
+// minutes, yet RSA key generation on a discrete TPM can legitimately take minutes (ARCHITECTURE.md:
 // 100–600 ms per sign/quote, minutes for RSA keygen). So ordinary commands get COMMAND_TIMEOUT_MS,
 // a wide margin over what they take (the Linux TPM driver waits 2 s for most commands it knows),
 // and commands that generate an RSA key KEYGEN_TIMEOUT_MS (the 5 minutes that driver allows key

@@ -1,4 +1,4 @@
-// Typed errors of tuf/. Codes are stable strings (DESIGN.md); the class decides the exit code:
+// Typed errors of tuf/. Codes are stable strings (ARCHITECTURE.md); the class decides the exit code:
 // 'denied' for anything a repository or attacker did wrong (1), 'usage' for bad flags/config (2),
 // 'environment' for network, disk and TPM trouble (3).
 import { TollgateError, type ErrorClass } from '../hardware/index.ts';

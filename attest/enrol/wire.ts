@@ -1,5 +1,5 @@
 // The three documents of enrolment, as JSON with base64 for bytes. They are exactly the bodies of
-// the collector protocol (DESIGN.md "Device ⇄ collector protocol"), so the offline CLI files and
+// the collector protocol (ARCHITECTURE.md "Device ⇄ collector protocol"), so the offline CLI files and
 // the HTTP requests share these parsers:
 //   request   POST /v1/enrol                        {ekCerts[], ekPublic, akPublic, akName, deviceKeyPublic,
 //                                                    deviceKeyCertify{attest, signature}, facts{hostname, version}}

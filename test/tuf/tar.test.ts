@@ -203,7 +203,7 @@ test('a FIFO or a device named as the bundle (update --bundle) is refused, never
   const fifo = join(dir, 'bundle.fifo');
   execFileSync('mkfifo', [fifo]);
   // In a child: a blocking open would hang this whole process (it is synchronous).
-  const tuf = join(import.meta.dirname, '..', '..', 'tuf', 'index.ts');
+  const tuf = join(import.meta.dirname, '..', '..', 'tuf', 'tar.ts');
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { TarReader } from ${JSON.stringify(tuf)}; try { TarReader.open(${JSON.stringify(fifo)}); } catch (e) { console.log(e.code); }`], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.signal, null, 'opening the FIFO blocked (killed by the guard)');
   assert.equal(r.stdout.trim(), 'INPUT_NOT_REGULAR', r.stderr);
